@@ -1,0 +1,89 @@
+import { Command, CommanderError } from 'commander';
+import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createPrisma } from './db.js';
+import { migrateDatabase } from './migrate.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+
+/** Opens the configured database (migrating it first, so the CLI works before the first start). */
+async function withDatabase<T>(run: (prisma: PrismaClient) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  await migrateDatabase(config);
+  const prisma = await createPrisma(config);
+  try {
+    return await run(prisma);
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+export function buildCli(): Command {
+  const program = new Command('memory-gateway')
+    .description('Administer a memory-gateway: API keys and tenants. Uses DATABASE_URL like the server.')
+    .showHelpAfterError();
+
+  const keys = program.command('keys').description('Tenant API keys');
+
+  keys
+    .command('create')
+    .description('Create an API key for a tenant (the tenant is created if new). The key is printed once.')
+    .requiredOption('--tenant <id>', 'tenant id, e.g. acme')
+    .option('--label <text>', 'a note to recognise the key by')
+    .option('--json', 'print {"key","tenant","id"} as JSON')
+    .action(async (options: { tenant: string; label?: string; json?: boolean }) => {
+      const issued = await withDatabase((prisma) => createApiKey(prisma, options.tenant, options.label));
+      if (options.json) {
+        console.log(JSON.stringify({ key: issued.key, tenant: issued.tenant, id: issued.id }));
+      } else {
+        console.log(`API key for tenant "${issued.tenant}" (id ${issued.id}); it is shown only once:\n\n  ${issued.key}\n`);
+        console.log(`Use it as:  Authorization: Bearer ${issued.key}`);
+        console.log(`Revoke it:  npx memory-gateway keys revoke ${issued.id}`);
+      }
+    });
+
+  keys
+    .command('revoke')
+    .description('Revoke an API key by its id; requests with it then get UNAUTHENTICATED')
+    .argument('<key-id>', 'the id printed by keys create (also the part after "mgw_" in the key)')
+    .action(async (keyId: string) => {
+      const revoked = await withDatabase((prisma) => revokeApiKey(prisma, keyId));
+      if (!revoked) throw new CliError(`No active key with id ${keyId}`);
+      console.log(`Revoked key ${keyId}`);
+    });
+
+  keys
+    .command('list')
+    .description('List API keys (ids and state, never the keys)')
+    .option('--tenant <id>', 'only this tenant')
+    .option('--json', 'print JSON')
+    .action(async (options: { tenant?: string; json?: boolean }) => {
+      const rows = await withDatabase((prisma) => listApiKeys(prisma, options.tenant));
+      if (options.json) {
+        console.log(JSON.stringify(rows));
+        return;
+      }
+      if (rows.length === 0) console.log('No keys.');
+      for (const row of rows) {
+        const state = row.revokedAt ? `revoked ${row.revokedAt.toISOString()}` : 'active';
+        console.log(`${row.id}  tenant=${row.tenantId}  ${state}  created ${row.createdAt.toISOString()}${row.label ? `  "${row.label}"` : ''}`);
+      }
+    });
+
+  return program;
+}
+
+export class CliError extends Error {}
+
+/** Runs the CLI; returns the process exit code. Errors print one line, never a stack. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildCli().exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ConfigError) console.error(error.message);
+    else console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}

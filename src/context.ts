@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { Principal } from './auth/principal.js';
+import type { Stores } from './backends/types.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+
+/** Built fresh for every request (server.ts); nothing here outlives it. */
+export interface Context {
+  readonly request: Request;
+  readonly requestId: string;
+  readonly principal: Principal;
+  readonly prisma: PrismaClient;
+  /** The stores the tenant is routed to, chosen once for this request. */
+  readonly stores: Stores;
+  readonly logger: Logger;
+  /** Aborted when the client disconnects; passed to every upstream call. */
+  readonly signal: AbortSignal;
+}

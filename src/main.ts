@@ -1,0 +1,76 @@
+import { createServer as createHttpServer } from 'node:http';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { migrateDatabase } from './migrate.js';
+
+/** Process entry: config → migrate → createApp → listen → graceful shutdown. */
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+
+  await migrateDatabase(config);
+  const app = await createApp(config, logger);
+  const http = createHttpServer(app.server);
+  http.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, resolve);
+  });
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host}:${port}/graphql`;
+  logger.info({ url, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'postgresql' }, 'memory-gateway listening');
+  console.log(
+    [
+      '',
+      `  memory-gateway is listening on ${url}`,
+      '  Open it in a browser for GraphiQL. Every operation needs an API key; create one with:',
+      '',
+      '    npx memory-gateway keys create --tenant <your-tenant-id>',
+      '',
+      '  and send it as "Authorization: Bearer <key>".',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // Stop accepting, let in-flight requests finish, then force-close what is left.
+    const force = setTimeout(() => http.closeAllConnections(), 10_000);
+    force.unref();
+    http.close(() => {
+      app
+        .close()
+        .then(() => {
+          logger.info('stopped');
+          process.exit(0);
+        })
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          process.exit(1);
+        });
+    });
+    http.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError as yogaMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Authenticator } from './auth/principal.js';
+import type { StoreRouter } from './backends/route.js';
+import type { Config } from './config.js';
+import type { Context } from './context.js';
+import { AppError, ERROR_CODES } from './errors.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import { getSchema } from './graphql/schema.js';
+
+export interface ServerDeps {
+  config: Pick<Config, 'env' | 'maxBodyBytes'>;
+  prisma: PrismaClient;
+  logger: Logger;
+  authenticator: Authenticator;
+  router: StoreRouter;
+}
+
+export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const DEFAULT_QUERY = `# memory-gateway: one GraphQL endpoint for what the AI remembers about users.
+#
+# 1. Create a key:   npx memory-gateway keys create --tenant acme
+# 2. Put it in the Headers tab below:  { "Authorization": "Bearer mgw_…" }
+# 3. Run this query, then open the Docs panel (top left) to see every operation.
+
+query RecentMemories {
+  memories(first: 10) {
+    edges {
+      node { id userId memory topics createdAt backend }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;
+
+/**
+ * Request ids (taken from X-Request-Id when sane, else generated) and the body size limit.
+ */
+function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, string>): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const incoming = request.headers.get('x-request-id');
+      requestIds.set(request, incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID());
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > maxBodyBytes) {
+        endResponse(
+          new fetchAPI.Response(
+            JSON.stringify({
+              errors: [
+                {
+                  message: `Request body is ${length} bytes; the limit is ${maxBodyBytes}`,
+                  extensions: { code: 'BAD_USER_INPUT' },
+                },
+              ],
+            }),
+            { status: 413, headers: { 'content-type': 'application/json; charset=utf-8' } },
+          ),
+        );
+      }
+    },
+    onResponse({ request, response }) {
+      const id = requestIds.get(request);
+      if (id) response.headers.set('x-request-id', id);
+    },
+  };
+}
+
+/**
+ * Every error a client sees carries one of the contract's codes. Errors that GraphQL and Yoga
+ * raise before execution (syntax, unknown fields, wrong variable types, unreadable bodies) come
+ * with their own codes or none; they are all the caller's input, so they become BAD_USER_INPUT.
+ * Yoga's `originalError` detail on such errors is dropped outside development.
+ */
+function useErrorCodes(isDev: boolean): Plugin {
+  const known = new Set<string>(ERROR_CODES);
+  const normalize = (error: GraphQLError): GraphQLError => {
+    const code = error.extensions?.code;
+    const needsCode = typeof code !== 'string' || !known.has(code);
+    const leaksDetail = !isDev && error.extensions?.originalError !== undefined;
+    if (!needsCode && !leaksDetail) return error;
+    const { originalError: _detail, ...extensions } = error.extensions ?? {};
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: { ...(isDev ? error.extensions : extensions), code: needsCode ? 'BAD_USER_INPUT' : code },
+    });
+  };
+  return {
+    onResultProcess({ result, setResult }) {
+      const results = Array.isArray(result) ? result : [result];
+      let changed = false;
+      const next = results.map((r) => {
+        if (!r || typeof r !== 'object' || !('errors' in r) || !r.errors?.length) return r;
+        const errors = r.errors.map((e) => normalize(e as GraphQLError));
+        if (errors.every((e, i) => e === r.errors![i])) return r;
+        changed = true;
+        return { ...r, errors };
+      });
+      if (changed) setResult((Array.isArray(result) ? next : next[0]) as typeof result);
+    },
+  };
+}
+
+/** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
+export function createServer(deps: ServerDeps): GatewayServer {
+  const { config, prisma, logger, authenticator, router } = deps;
+  const requestIds = new WeakMap<Request, string>();
+  const isDev = config.env === 'development';
+
+  return createYoga<Record<string, unknown>, Context>({
+    schema: getSchema(),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => {
+        const [first] = args;
+        if (first instanceof Error) logger.error({ err: first }, 'unexpected error');
+        else logger.error(args.map(String).join(' '));
+      },
+    },
+    maskedErrors: {
+      isDev,
+      errorMessage: 'Unexpected error.',
+      maskError: (error, message, dev) => {
+        // AppErrors are written for clients; everything else is masked (stack only in development).
+        if (error instanceof GraphQLError && error.originalError instanceof AppError) return error;
+        return yogaMaskError(error, message, dev);
+      },
+    },
+    graphiql: {
+      title: 'memory-gateway',
+      defaultQuery: DEFAULT_QUERY,
+      headers: JSON.stringify({ Authorization: 'Bearer <paste your mgw_… key>' }, null, 2),
+      shouldPersistHeaders: true,
+    },
+    plugins: [useRequestBasics(config.maxBodyBytes, requestIds), useErrorCodes(isDev)],
+    context: async ({ request }): Promise<Context> => {
+      const requestId = requestIds.get(request) ?? randomUUID();
+      const principal = await authenticator.authenticate(request.headers.get('authorization'));
+      const stores = await router.storesFor(principal.tenantId);
+      return {
+        request,
+        requestId,
+        principal,
+        prisma,
+        stores,
+        signal: request.signal,
+        logger: logger.child({ requestId, tenant: principal.tenantId }),
+      };
+    },
+  });
+}
