@@ -1,0 +1,41 @@
+import type { TestGateway } from '../helpers/gateway.js';
+
+export interface TenantHandle {
+  id: string;
+  /** A tenant API key for this tenant. */
+  token: string;
+}
+
+export type BackendEnum = 'LOCAL' | 'MEMOBASE' | 'DATAGRID' | 'CORTEX' | 'MIELTO';
+
+/**
+ * What a family's contract suite needs from a backend: a gateway with two tenants routed to it,
+ * and a way to put items into the backend the way that backend gets them (through the gateway
+ * where it can create, straight into a provider's fake where it cannot).
+ */
+export interface FamilyHarness<SeedInput> {
+  gateway: TestGateway;
+  tenants: [TenantHandle, TenantHandle];
+  backend: BackendEnum;
+  /** Whether the family's create mutation is offered by this backend (else NOT_SUPPORTED). */
+  canCreate: boolean;
+  /** Stores one item for the tenant and returns its id. */
+  seed(tenant: TenantHandle, input: SeedInput): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface UserEventSeed {
+  userId: string;
+  eventTip: string;
+}
+
+export interface UserMemorySeed {
+  content: string;
+  userId?: string;
+  agentId?: string;
+}
+
+export interface MemorySeed {
+  userId: string;
+  memory: string;
+}

@@ -1,0 +1,115 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { inject } from 'vitest';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export interface GraphQLResponse<TData = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: {
+    data?: TData | null;
+    errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+  };
+}
+
+export interface TestGateway {
+  app: App;
+  config: Config;
+  /** Every SQL statement Prisma sent, in order; clear it with `sql.length = 0`. */
+  sql: string[];
+  /** Every log line the gateway wrote (JSON strings). */
+  logs: string[];
+  /** A raw request through the real HTTP layer (Yoga's fetch), for bodies that are not GraphQL. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** A GraphQL request as a client sends it. */
+  execute<TData = Record<string, any>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    options?: { token?: string | null; headers?: Record<string, string> },
+  ): Promise<GraphQLResponse<TData>>;
+  /** Creates a tenant API key the way `keys create` does and returns the key. */
+  createKey(tenant: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A gateway built from the real parts (config parser, Prisma on its own SQLite copy, Yoga) and
+ * driven in-process through yoga.fetch. `env` is what the process environment would hold.
+ */
+export async function startGateway(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'memory-gateway-db-'));
+  const file = join(dir, 'gateway.db');
+  copyFileSync(inject('templateDatabase'), file);
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: `file:${file}`, ...env });
+  const sql: string[] = [];
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger(config, sink);
+  const app = await createApp(config, logger, { ...options, onQuery: (q) => sql.push(q) });
+
+  const fetch = (path: string, init?: RequestInit) => app.server.fetch(new Request(`http://gateway.test${path}`, init));
+
+  return {
+    app,
+    config,
+    sql,
+    logs,
+    fetch,
+    async execute(query, variables, { token, headers = {} } = {}) {
+      const response = await fetch('/graphql', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await response.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new Error(`Response is not JSON (HTTP ${response.status}):\n${text}\n\nQuery:\n${query}`);
+      }
+      return { status: response.status, headers: response.headers, body };
+    },
+    async createKey(tenant) {
+      return (await createApiKey(app.prisma, tenant)).key;
+    },
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The data of a response that must have succeeded; prints the query and the errors otherwise. */
+export function dataOf<TData>(response: GraphQLResponse<TData>, query?: string): TData {
+  if (response.body.errors?.length || !response.body.data) {
+    throw new Error(
+      `Expected data, got HTTP ${response.status}:\n${JSON.stringify(response.body, null, 2)}${query ? `\n\nQuery:\n${query}` : ''}`,
+    );
+  }
+  return response.body.data;
+}
+
+/** The single error of a response that must have failed. */
+export function errorOf(response: GraphQLResponse) {
+  const errors = response.body.errors ?? [];
+  if (errors.length !== 1) {
+    throw new Error(`Expected exactly one error, got HTTP ${response.status}:\n${JSON.stringify(response.body, null, 2)}`);
+  }
+  return errors[0]!;
+}
