@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
+import { PROVIDER_SETTINGS } from './backends/providers.js';
 import { migrateDatabase } from './migrate.js';
+import { describeTenant, setTenant, TenantInputError } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Opens the configured database (migrating it first, so the CLI works before the first start). */
@@ -69,8 +71,73 @@ export function buildCli(): Command {
       }
     });
 
+  const tenants = program.command('tenants').description('Per-tenant routing and upstream settings');
+
+  const set = tenants
+    .command('set')
+    .description(
+      'Route a tenant\'s families to backends and store its upstream settings (encrypted with GATEWAY_SECRET; never printed back). ' +
+        'Pass an empty value (--mielto-api-key "") to remove a setting.',
+    )
+    .argument('<id>', 'tenant id')
+    .option('--user-events <backend>', 'local | memobase')
+    .option('--user-memories <backend>', 'local | datagrid | cortex')
+    .option('--memories <backend>', 'local | mielto')
+    .option('--json', 'print the result as JSON');
+  for (const [provider, names] of Object.entries(PROVIDER_SETTINGS)) {
+    for (const name of names) set.option(`--${provider}-${kebab(name)} <value>`, `${provider} ${name} for this tenant`);
+  }
+  set.action(async (id: string, options: Record<string, string | boolean | undefined>) => {
+    const settings: Record<string, string> = {};
+    for (const [provider, names] of Object.entries(PROVIDER_SETTINGS)) {
+      for (const name of names) {
+        const value = options[camel(`${provider}-${kebab(name)}`)];
+        if (typeof value === 'string') settings[`${provider}.${name}`] = value;
+      }
+    }
+    const config = loadConfig();
+    const result = await withDatabase((prisma) =>
+      setTenant(prisma, config, id, {
+        userEvents: options.userEvents as string | undefined,
+        userMemories: options.userMemories as string | undefined,
+        memories: options.memories as string | undefined,
+        settings,
+      }),
+    );
+    printTenant(result, Boolean(options.json));
+  });
+
+  tenants
+    .command('show')
+    .description('Show a tenant\'s routing and the names of its stored settings')
+    .argument('<id>', 'tenant id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const config = loadConfig();
+      const result = await withDatabase((prisma) => describeTenant(prisma, config, id));
+      if (!result) throw new CliError(`No tenant ${id}`);
+      printTenant(result, Boolean(options.json));
+    });
+
   return program;
 }
+
+function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: boolean) {
+  if (!tenant) return;
+  if (json) {
+    console.log(JSON.stringify(tenant));
+    return;
+  }
+  console.log(`tenant ${tenant.id}`);
+  console.log(`  user events:   ${tenant.routing.userEvents}`);
+  console.log(`  user memories: ${tenant.routing.userMemories}`);
+  console.log(`  memories:      ${tenant.routing.memories}`);
+  console.log(`  settings:      ${tenant.settings.length ? tenant.settings.join(', ') : '(none)'}`);
+  console.log(`  active keys:   ${tenant.activeKeys}`);
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export class CliError extends Error {}
 
@@ -82,7 +149,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError) console.error(error.message);
+    if (error instanceof ConfigError || error instanceof TenantInputError) console.error(error.message);
     else console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }

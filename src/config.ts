@@ -16,6 +16,8 @@ export type MemoryBackendName = (typeof MEMORY_BACKENDS)[number];
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 const optionalUrl = z.preprocess(emptyAsUndefined, z.url().optional());
+const positiveInt = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
+const optionalPositiveInt = z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional());
 const urlWithDefault = (fallback: string) => z.preprocess(emptyAsUndefined, z.url().default(fallback));
 
 const EnvSchema = z
@@ -50,6 +52,17 @@ const EnvSchema = z
     MIELTO_URL: urlWithDefault('https://api.mielto.com'),
     MIELTO_API_KEY: optionalString,
     MIELTO_WORKSPACE_ID: optionalString,
+    UPSTREAM_TIMEOUT_MS: positiveInt(10_000),
+    MEMOBASE_TIMEOUT_MS: optionalPositiveInt,
+    DATAGRID_TIMEOUT_MS: optionalPositiveInt,
+    CORTEX_TIMEOUT_MS: optionalPositiveInt,
+    MIELTO_TIMEOUT_MS: optionalPositiveInt,
+    UPSTREAM_MAX_RETRIES: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(10).default(2)),
+    UPSTREAM_RETRY_BUDGET_MS: positiveInt(20_000),
+    UPSTREAM_MAX_RETRY_AFTER_MS: positiveInt(10_000),
+    UPSTREAM_BREAKER_THRESHOLD: positiveInt(5),
+    UPSTREAM_BREAKER_COOLDOWN_MS: positiveInt(30_000),
+    CORTEX_API_PATHS: z.preprocess(emptyAsUndefined, z.enum(['user_memory', 'memories']).default('user_memory')),
     GATEWAY_SECRET: z.preprocess(
       emptyAsUndefined,
       z.string().min(32, 'must be at least 32 characters').optional(),
@@ -61,6 +74,9 @@ const EnvSchema = z
     MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(2 * 1024 * 1024)),
   })
   .superRefine((env, ctx) => {
+    if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['MEMOBASE_URL'], message: 'required when USER_EVENTS_BACKEND=memobase' });
+    }
     if (env.JWT_SECRET && env.JWT_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'set JWT_SECRET or JWT_JWKS_URL, not both' });
     }
@@ -78,11 +94,26 @@ export interface Config {
     readonly userMemories: UserMemoryBackendName;
     readonly memories: MemoryBackendName;
   };
+  /** Environment defaults for each provider; a tenant's own settings override them. */
   readonly providers: {
-    readonly memobase: { readonly url?: string; readonly apiKey?: string };
-    readonly datagrid: { readonly url: string; readonly apiKey?: string; readonly teamspace?: string };
-    readonly cortex: { readonly url: string; readonly apiKey?: string; readonly tenantId?: string };
-    readonly mielto: { readonly url: string; readonly apiKey?: string; readonly workspaceId?: string };
+    readonly memobase: { readonly url?: string; readonly apiKey?: string; readonly timeoutMs: number };
+    readonly datagrid: { readonly url: string; readonly apiKey?: string; readonly teamspace?: string; readonly timeoutMs: number };
+    readonly cortex: {
+      readonly url: string;
+      readonly apiKey?: string;
+      readonly tenantId?: string;
+      /** `user_memory`: the documented /user_memory/* paths; `memories`: POST /list/data + /memories/delete_memory. */
+      readonly paths: 'user_memory' | 'memories';
+      readonly timeoutMs: number;
+    };
+    readonly mielto: { readonly url: string; readonly apiKey?: string; readonly workspaceId?: string; readonly timeoutMs: number };
+  };
+  readonly upstream: {
+    readonly maxRetries: number;
+    readonly retryBudgetMs: number;
+    readonly maxRetryAfterMs: number;
+    readonly breakerThreshold: number;
+    readonly breakerCooldownMs: number;
   };
   readonly gatewaySecret?: string;
   readonly jwt?: { readonly secret?: string; readonly jwksUrl?: string; readonly issuer?: string; readonly audience?: string };
@@ -119,10 +150,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     defaults: { userEvents: e.USER_EVENTS_BACKEND, userMemories: e.USER_MEMORIES_BACKEND, memories: e.MEMORIES_BACKEND },
     providers: {
-      memobase: { url: e.MEMOBASE_URL, apiKey: e.MEMOBASE_API_KEY },
-      datagrid: { url: e.DATAGRID_URL, apiKey: e.DATAGRID_API_KEY, teamspace: e.DATAGRID_TEAMSPACE },
-      cortex: { url: e.CORTEX_URL, apiKey: e.CORTEX_API_KEY, tenantId: e.CORTEX_TENANT_ID },
-      mielto: { url: e.MIELTO_URL, apiKey: e.MIELTO_API_KEY, workspaceId: e.MIELTO_WORKSPACE_ID },
+      memobase: { url: e.MEMOBASE_URL, apiKey: e.MEMOBASE_API_KEY, timeoutMs: e.MEMOBASE_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS },
+      datagrid: {
+        url: e.DATAGRID_URL,
+        apiKey: e.DATAGRID_API_KEY,
+        teamspace: e.DATAGRID_TEAMSPACE,
+        timeoutMs: e.DATAGRID_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,
+      },
+      cortex: {
+        url: e.CORTEX_URL,
+        apiKey: e.CORTEX_API_KEY,
+        tenantId: e.CORTEX_TENANT_ID,
+        paths: e.CORTEX_API_PATHS,
+        timeoutMs: e.CORTEX_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,
+      },
+      mielto: {
+        url: e.MIELTO_URL,
+        apiKey: e.MIELTO_API_KEY,
+        workspaceId: e.MIELTO_WORKSPACE_ID,
+        timeoutMs: e.MIELTO_TIMEOUT_MS ?? e.UPSTREAM_TIMEOUT_MS,
+      },
+    },
+    upstream: {
+      maxRetries: e.UPSTREAM_MAX_RETRIES,
+      retryBudgetMs: e.UPSTREAM_RETRY_BUDGET_MS,
+      maxRetryAfterMs: e.UPSTREAM_MAX_RETRY_AFTER_MS,
+      breakerThreshold: e.UPSTREAM_BREAKER_THRESHOLD,
+      breakerCooldownMs: e.UPSTREAM_BREAKER_COOLDOWN_MS,
     },
     gatewaySecret: e.GATEWAY_SECRET,
     jwt:

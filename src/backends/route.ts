@@ -38,7 +38,7 @@ export interface StoreRouterDeps {
   config: Pick<Config, 'defaults'>;
   prisma: PrismaClient;
   providers?: ProviderFactories;
-  /** Opens a tenant's sealed settings; absent while no provider needs credentials. */
+  /** Opens a tenant's sealed settings (needs GATEWAY_SECRET). */
   openSettings?: (sealed: string) => Record<string, string>;
 }
 
@@ -54,21 +54,50 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
         userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,
         memories: (tenant?.memoriesBackend as MemoryBackendName | null) ?? config.defaults.memories,
       };
+      const sealed = tenant?.sealedSettings;
+      let settings: Record<string, string> | undefined;
       const input: StoreFactoryInput = {
         tenantId,
-        settings: tenant?.sealedSettings && openSettings ? openSettings(tenant.sealedSettings) : {},
+        // Opened only when a provider store is built: local-only requests never decrypt.
+        get settings() {
+          if (!sealed) return {};
+          if (!openSettings) throw new Error('tenant settings are stored but GATEWAY_SECRET is not set');
+          return (settings ??= openSettings(sealed));
+        },
       };
-      const pick = <S>(family: string, name: string, local: () => S, factories?: Partial<Record<string, (i: StoreFactoryInput) => S>>): S => {
-        if (name === 'local') return local();
+      const pick = <S>(name: string, local: () => S, factories?: Partial<Record<string, (i: StoreFactoryInput) => S>>) => {
+        if (name === 'local') return local;
         const factory = factories?.[name];
-        if (!factory) throw new Error(`No ${name} adapter is registered for ${family}`);
-        return factory(input);
+        return () => {
+          if (!factory) throw new Error(`No ${name} adapter is registered`);
+          return factory(input);
+        };
       };
-      return {
-        userEvents: pick('user events', routing.userEvents, () => localUserEventStore(prisma, tenantId), providers.userEvents),
-        userMemories: pick('user memories', routing.userMemories, () => localUserMemoryStore(prisma, tenantId), providers.userMemories),
-        memories: pick('memories', routing.memories, () => localMemoryStore(prisma, tenantId), providers.memories),
-      };
+      return lazyStores({
+        userEvents: pick(routing.userEvents, () => localUserEventStore(prisma, tenantId), providers.userEvents),
+        userMemories: pick(routing.userMemories, () => localUserMemoryStore(prisma, tenantId), providers.userMemories),
+        memories: pick(routing.memories, () => localMemoryStore(prisma, tenantId), providers.memories),
+      });
+    },
+  };
+}
+
+/**
+ * Builds each family's store on first use, so a request that reads one family is not failed by
+ * another family's missing provider configuration; the error surfaces on the field that needs it.
+ */
+function lazyStores(factories: { [K in keyof Stores]: () => Stores[K] }): Stores {
+  const built: Partial<Stores> = {};
+  const get = <K extends keyof Stores>(family: K): Stores[K] => (built[family] ??= factories[family]()) as Stores[K];
+  return {
+    get userEvents() {
+      return get('userEvents');
+    },
+    get userMemories() {
+      return get('userMemories');
+    },
+    get memories() {
+      return get('memories');
     },
   };
 }

@@ -1,0 +1,325 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import DataLoader from 'dataloader';
+import type { Logger } from 'pino';
+import { Agent, request as undiciRequest, errors as undiciErrors } from 'undici';
+import { AppError } from '../errors.js';
+
+/**
+ * The one upstream HTTP client. Timeouts, retries, the circuit breaker, per-request
+ * de-duplication, logging and secret hygiene live here, not in the adapters. Adapters get
+ * responses of any status below 500 (plus 2xx bodies parsed) and map them to domain results;
+ * everything transport-shaped becomes an AppError here.
+ */
+
+export type ProviderName = 'memobase' | 'datagrid' | 'cortex' | 'mielto';
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** Wall-clock budget for all attempts and waits of one call. */
+  retryBudgetMs: number;
+  /** A Retry-After longer than this is not waited for: the call fails with `retryAfter`. */
+  maxRetryAfterMs: number;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  /** First backoff step; doubled per retry, with full jitter. */
+  baseDelayMs?: number;
+}
+
+/** Where and as whom to call a provider. `headers` carry the credential and are never logged. */
+export interface UpstreamConnection {
+  provider: ProviderName;
+  baseUrl: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+}
+
+export type QueryValue = string | number | boolean | null | undefined;
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Appended to the connection's base URL. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /**
+   * Whether repeating the call is harmless. GET and DELETE default to true: deletes are
+   * idempotent by id. A POST is retried only when it surely did not arrive (429, refused
+   * connection).
+   */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  /** Parsed JSON, or undefined for an empty body. */
+  body: unknown;
+  /**
+   * True when an earlier attempt of this call may have been applied by the provider before it
+   * failed (timeout, connection dropped after sending, 502/503/504). A delete that then meets
+   * 404 was most likely done by that attempt.
+   */
+  mayHaveApplied: boolean;
+  attempts: number;
+}
+
+export interface UpstreamClient {
+  readonly provider: ProviderName;
+  request(req: UpstreamRequest): Promise<UpstreamResponse>;
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Connection-level failures: the provider could not be reached or hung up. */
+function isConnectionError(error: unknown): boolean {
+  if (error instanceof undiciErrors.UndiciError) {
+    return !(error instanceof undiciErrors.RequestAbortedError) && !(error instanceof undiciErrors.ResponseExceededMaxSizeError);
+  }
+  const code = (error as { code?: string } | null)?.code;
+  return typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/.test(code);
+}
+
+/** A refused connection never reached the provider, so even a POST may be repeated. */
+function neverArrived(error: unknown): boolean {
+  const code = (error as { code?: string; cause?: { code?: string } } | null)?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === 'ECONNREFUSED';
+}
+
+/** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or bad. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+function buildUrl(base: string, path: string, query?: Record<string, QueryValue>): string {
+  const url = new URL(base.replace(/\/+$/, '') + path);
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+  }
+  return url.toString();
+}
+
+/** A failure worth another attempt, with what the retry loop needs to decide. */
+class RetryableFailure extends Error {
+  constructor(
+    readonly error: AppError,
+    /** The request may have been applied before it failed. */
+    readonly applied: boolean,
+    /** The request surely never reached the provider. */
+    readonly neverArrived: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(error.message);
+  }
+}
+
+/** Failures that say the provider is unwell (and so count towards opening its circuit); 429 does not. */
+function countsAgainstProvider(error: unknown): boolean {
+  const app = error instanceof RetryableFailure ? error.error : error;
+  if (!(app instanceof AppError)) return false;
+  if (app.code === 'UPSTREAM_TIMEOUT' || app.code === 'UPSTREAM_UNAVAILABLE') return true;
+  return app.code === 'UPSTREAM_ERROR' && (app.extensions.upstreamStatus as number) >= 500;
+}
+
+interface Breaker {
+  policy: CircuitBreakerPolicy;
+  openedAt: number;
+}
+
+/**
+ * Shared by every request of a server: pooled keep-alive connections and one circuit breaker per
+ * provider and credential, so one tenant's bad key cannot open the circuit for everyone.
+ */
+export class UpstreamPool {
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 64 });
+  private readonly breakers = new Map<string, Breaker>();
+
+  constructor(
+    private readonly policy: RetryPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  client(connection: UpstreamConnection): UpstreamClient {
+    const breaker = this.breakerFor(connection);
+    return { provider: connection.provider, request: (req) => this.call(connection, breaker, req) };
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private breakerFor(connection: UpstreamConnection): Breaker {
+    const credential = createHash('sha256').update(JSON.stringify([connection.baseUrl, connection.headers])).digest('hex').slice(0, 16);
+    const key = `${connection.provider}:${credential}`;
+    let breaker = this.breakers.get(key);
+    if (!breaker) {
+      const policy = circuitBreaker(handleWhen(countsAgainstProvider), {
+        halfOpenAfter: this.policy.breakerCooldownMs,
+        breaker: new ConsecutiveBreaker(this.policy.breakerThreshold),
+      });
+      const created: Breaker = { policy, openedAt: 0 };
+      policy.onBreak(() => {
+        created.openedAt = Date.now();
+        this.logger.warn({ provider: connection.provider }, 'upstream circuit opened');
+      });
+      policy.onReset(() => this.logger.info({ provider: connection.provider }, 'upstream circuit closed'));
+      this.breakers.set(key, created);
+      breaker = created;
+    }
+    return breaker;
+  }
+
+  private async call(connection: UpstreamConnection, breaker: Breaker, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const { provider } = connection;
+    const started = Date.now();
+    const idempotent = req.idempotent ?? (req.method === 'GET' || req.method === 'DELETE');
+    const baseDelay = this.policy.baseDelayMs ?? 100;
+    let mayHaveApplied = false;
+
+    for (let attempt = 1; ; attempt++) {
+      let failure: RetryableFailure;
+      try {
+        const response = await breaker.policy.execute(() => this.attempt(connection, req, attempt));
+        return { ...response, mayHaveApplied, attempts: attempt };
+      } catch (error) {
+        if (error instanceof BrokenCircuitError) {
+          const remaining = Math.max(1, Math.ceil((breaker.openedAt + this.policy.breakerCooldownMs - Date.now()) / 1000));
+          throw new AppError('UPSTREAM_UNAVAILABLE', `${provider} is unavailable (circuit open); retry later`, { provider, retryAfter: remaining });
+        }
+        if (!(error instanceof RetryableFailure)) throw error;
+        failure = error;
+      }
+
+      // Wait and try again only if the policy, the time budget and idempotency allow.
+      mayHaveApplied ||= failure.applied;
+      const status = failure.error.extensions.upstreamStatus as number | undefined;
+      const safeToRepeat = idempotent || status === 429 || failure.neverArrived;
+      const wait = failure.retryAfterMs ?? Math.random() * baseDelay * 2 ** (attempt - 1);
+      const withinBudget = Date.now() - started + wait < this.policy.retryBudgetMs;
+      const waitAllowed = failure.retryAfterMs === undefined || failure.retryAfterMs <= this.policy.maxRetryAfterMs;
+      if (attempt > this.policy.maxRetries || !safeToRepeat || !withinBudget || !waitAllowed || req.signal?.aborted) {
+        throw failure.error;
+      }
+      this.logger.debug({ provider, method: req.method, path: req.path, attempt, waitMs: Math.round(wait) }, 'retrying upstream call');
+      await sleep(wait, undefined, { signal: req.signal });
+    }
+  }
+
+  /** One attempt: a final response, or a thrown AppError / RetryableFailure. */
+  private async attempt(
+    connection: UpstreamConnection,
+    req: UpstreamRequest,
+    attempt: number,
+  ): Promise<Omit<UpstreamResponse, 'mayHaveApplied' | 'attempts'>> {
+    const { provider } = connection;
+    const url = buildUrl(connection.baseUrl, req.path, req.query);
+    const timeout = AbortSignal.timeout(connection.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const started = Date.now();
+    const headers: Record<string, string> = { accept: 'application/json', ...connection.headers, ...req.headers };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+
+    let status: number;
+    let responseHeaders: Record<string, string>;
+    let text: string;
+    try {
+      const res = await undiciRequest(url, {
+        method: req.method,
+        headers,
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal,
+        dispatcher: this.agent,
+      });
+      status = res.statusCode;
+      responseHeaders = Object.fromEntries(
+        Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
+      );
+      text = await readLimited(res.body, MAX_BODY_BYTES);
+    } catch (error) {
+      if (req.signal?.aborted) throw req.signal.reason ?? error;
+      if (timeout.aborted) {
+        this.logger.warn({ provider, method: req.method, path: req.path, attempt, ms: Date.now() - started }, 'upstream call timed out');
+        throw new AppError('UPSTREAM_TIMEOUT', `${provider} did not answer within ${connection.timeoutMs} ms`, { provider });
+      }
+      if (isConnectionError(error)) {
+        this.logger.warn(
+          { provider, method: req.method, path: req.path, attempt, error: (error as { code?: string }).code ?? (error as Error).name },
+          'upstream connection failed',
+        );
+        const refused = neverArrived(error);
+        throw new RetryableFailure(new AppError('UPSTREAM_UNAVAILABLE', `${provider} could not be reached`, { provider }), !refused, refused);
+      }
+      throw error;
+    }
+
+    this.logger.debug({ provider, method: req.method, path: req.path, status, attempt, ms: Date.now() - started }, 'upstream call');
+
+    if (RETRYABLE_STATUS.has(status)) {
+      const retryAfter = parseRetryAfter(responseHeaders['retry-after']);
+      const error = new AppError('UPSTREAM_ERROR', `${provider} answered HTTP ${status}`, { provider, upstreamStatus: status, retryAfter });
+      // A 429 was refused before any work; a 502/503/504 may have been applied behind a proxy.
+      throw new RetryableFailure(error, status !== 429, status === 429, retryAfter === undefined ? undefined : retryAfter * 1000);
+    }
+    if (status >= 500) {
+      throw new AppError('UPSTREAM_ERROR', `${provider} answered HTTP ${status}`, { provider, upstreamStatus: status });
+    }
+
+    let body: unknown;
+    if (text.trim().length > 0) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // Never echo the body: it may hold another user's data or a credential.
+        throw new AppError('UPSTREAM_ERROR', `${provider} sent a response that is not JSON`, { provider, upstreamStatus: status });
+      }
+    }
+    return { status, headers: responseHeaders, body };
+  }
+}
+
+async function readLimited(body: AsyncIterable<Buffer | Uint8Array>, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) throw new AppError('UPSTREAM_ERROR', 'upstream response is too large');
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Per-request view of a client: identical reads and identical deletes within one GraphQL
+ * request go upstream once (DataLoader's cache), while different calls still run concurrently.
+ */
+export function dedupePerRequest(client: UpstreamClient): UpstreamClient {
+  const loader = new DataLoader<UpstreamRequest, UpstreamResponse, string>(
+    async (requests) => Promise.all(requests.map((req) => client.request(req).catch((error: unknown) => error as Error))),
+    {
+      batch: false,
+      cacheKeyFn: (req) => JSON.stringify([req.method, req.path, req.query ?? {}, req.body ?? null, req.headers ?? {}]),
+    },
+  );
+  return {
+    provider: client.provider,
+    request: (req) => (req.method === 'GET' || req.method === 'DELETE' ? loader.load(req) : client.request(req)),
+  };
+}
+
+/** Maps a response status the adapter did not expect to the contract's error. */
+export function unexpectedStatus(provider: ProviderName, response: Pick<UpstreamResponse, 'status' | 'headers'>): AppError {
+  return new AppError('UPSTREAM_ERROR', `${provider} refused the request (HTTP ${response.status})`, {
+    provider,
+    upstreamStatus: response.status,
+    retryAfter: parseRetryAfter(response.headers['retry-after']),
+  });
+}
