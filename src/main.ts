@@ -20,6 +20,11 @@ async function main() {
 
   await migrateDatabase(config);
   const app = await createApp(config, logger);
+  if (!config.gatewaySecret && (await app.prisma.tenant.count({ where: { sealedSettings: { not: null } } })) > 0) {
+    console.error('GATEWAY_SECRET is required: tenants have stored provider settings, which are encrypted with it.');
+    await app.close();
+    process.exit(1);
+  }
   const http = createHttpServer(app.server);
   http.keepAliveTimeout = 65_000;
 
