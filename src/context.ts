@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.js';
 import type { Stores } from './backends/types.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import type { UserListLoaders } from './loaders.js';
 
 /** Built fresh for every request (server.ts); nothing here outlives it. */
 export interface Context {
@@ -11,6 +12,8 @@ export interface Context {
   readonly prisma: PrismaClient;
   /** The stores the tenant is routed to, chosen once for this request. */
   readonly stores: Stores;
+  /** Batches many users' lists into one store call (federation `_entities`). */
+  readonly loaders: UserListLoaders;
   readonly logger: Logger;
   /** Aborted when the client disconnects; passed to every upstream call. */
   readonly signal: AbortSignal;

@@ -9,6 +9,7 @@ import type { Context } from './context.js';
 import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSchema } from './graphql/schema.js';
+import { createUserListLoaders } from './loaders.js';
 
 export interface ServerDeps {
   config: Pick<Config, 'env' | 'maxBodyBytes'>;
@@ -156,6 +157,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
         principal,
         prisma,
         stores,
+        loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
         logger: logger.child({ requestId, tenant: principal.tenantId }),
       };

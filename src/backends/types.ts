@@ -67,6 +67,13 @@ export interface PageArgs {
   after?: string | null;
 }
 
+/**
+ * The first page of each of many users' lists, in the order of `userIds`. Federation resolves
+ * `User` entities in bulk; a store that can read many users at once offers this, and the
+ * gateway calls `list` once per user for stores that do not (src/loaders.ts).
+ */
+export type ListForUsers<T> = (userIds: readonly string[], args: PageArgs, options?: CallOptions) => Promise<Connection<T>[]>;
+
 /** Per-call options every store method receives. */
 export interface CallOptions {
   /** Aborted when the client goes away; adapters pass it to every upstream call. */
@@ -76,6 +83,7 @@ export interface CallOptions {
 export interface UserEventStore {
   readonly backend: BackendName;
   list(args: PageArgs & { userId: string }, options?: CallOptions): Promise<Connection<UserEventDTO>>;
+  listForUsers?: ListForUsers<UserEventDTO>;
   create(
     userId: string,
     input: { eventTip: string | null; eventTags: EventTagDTO[]; profileDelta: ProfileDeltaDTO[] },
@@ -94,6 +102,7 @@ export interface UserMemoryFilter {
 export interface UserMemoryStore {
   readonly backend: BackendName;
   list(args: PageArgs & UserMemoryFilter, options?: CallOptions): Promise<Connection<UserMemoryDTO>>;
+  listForUsers?: ListForUsers<UserMemoryDTO>;
   add(
     input: {
       content: string;
@@ -124,6 +133,7 @@ export interface MemoryFilter {
 export interface MemoryStore {
   readonly backend: BackendName;
   list(args: PageArgs & MemoryFilter, options?: CallOptions): Promise<Connection<MemoryDTO>>;
+  listForUsers?: ListForUsers<MemoryDTO>;
   create(
     input: { userId: string; memory: string; topics: string[]; metadata: JsonValue | null },
     scope: { workspaceId?: string | null },

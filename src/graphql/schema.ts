@@ -3,6 +3,7 @@ import './types/common.js';
 import './types/user-events.js';
 import './types/user-memories.js';
 import './types/memories.js';
+import './types/user.js';
 import './types/audit.js';
 
 import type { GraphQLSchema } from 'graphql';

@@ -3,6 +3,7 @@ import { notFound } from '../../errors.js';
 import type { Memory, PrismaClient } from '../../generated/prisma/client.js';
 import { afterTimeKey, decodeCursor, encodeCursor, isTimeKey, toConnection } from '../cursor.js';
 import type { JsonValue, MemoryDTO, MemoryStore } from '../types.js';
+import { newestPerUser, pagesPerUser } from './newest-per-user.js';
 
 const CURSOR = 'local:memories';
 
@@ -18,6 +19,8 @@ function toDTO(row: Memory): MemoryDTO {
     backend: 'local',
   };
 }
+
+const cursorOf = (m: MemoryDTO) => encodeCursor(CURSOR, { t: m.createdAt!.toISOString(), id: m.id });
 
 export function localMemoryStore(prisma: PrismaClient, tenantId: string): MemoryStore {
   return {
@@ -35,7 +38,13 @@ export function localMemoryStore(prisma: PrismaClient, tenantId: string): Memory
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: first + 1,
       });
-      return toConnection(rows.map(toDTO), first, (m) => encodeCursor(CURSOR, { t: m.createdAt!.toISOString(), id: m.id }));
+      return toConnection(rows.map(toDTO), first, cursorOf);
+    },
+
+    async listForUsers(userIds, { first, after }) {
+      const key = after ? decodeCursor(CURSOR, after, isTimeKey) : undefined;
+      const rows = await newestPerUser<Memory>(prisma, 'Memory', { tenantId, userIds, take: first + 1, after: key });
+      return pagesPerUser(userIds, rows.map(toDTO), (m) => m.userId, first, cursorOf);
     },
 
     async create(input, { workspaceId }) {

@@ -3,6 +3,7 @@ import { notFound } from '../../errors.js';
 import type { PrismaClient, UserEvent } from '../../generated/prisma/client.js';
 import { afterTimeKey, decodeCursor, encodeCursor, isTimeKey, toConnection } from '../cursor.js';
 import type { EventTagDTO, ProfileDeltaDTO, UserEventDTO, UserEventStore } from '../types.js';
+import { newestPerUser, pagesPerUser } from './newest-per-user.js';
 
 const CURSOR = 'local:userEvents';
 
@@ -19,6 +20,8 @@ function toDTO(row: UserEvent): UserEventDTO {
   };
 }
 
+const cursorOf = (e: UserEventDTO) => encodeCursor(CURSOR, { t: e.createdAt.toISOString(), id: e.id });
+
 export function localUserEventStore(prisma: PrismaClient, tenantId: string): UserEventStore {
   return {
     backend: 'local',
@@ -30,7 +33,13 @@ export function localUserEventStore(prisma: PrismaClient, tenantId: string): Use
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: first + 1,
       });
-      return toConnection(rows.map(toDTO), first, (e) => encodeCursor(CURSOR, { t: e.createdAt.toISOString(), id: e.id }));
+      return toConnection(rows.map(toDTO), first, cursorOf);
+    },
+
+    async listForUsers(userIds, { first, after }) {
+      const key = after ? decodeCursor(CURSOR, after, isTimeKey) : undefined;
+      const rows = await newestPerUser<UserEvent>(prisma, 'UserEvent', { tenantId, userIds, take: first + 1, after: key });
+      return pagesPerUser(userIds, rows.map(toDTO), (e) => e.userId, first, cursorOf);
     },
 
     async create(userId, input) {

@@ -3,6 +3,7 @@ import { notFound } from '../../errors.js';
 import type { PrismaClient, UserMemory } from '../../generated/prisma/client.js';
 import { afterTimeKey, decodeCursor, encodeCursor, isTimeKey, toConnection } from '../cursor.js';
 import type { UserMemoryDTO, UserMemoryStore } from '../types.js';
+import { newestPerUser, pagesPerUser } from './newest-per-user.js';
 
 const CURSOR = 'local:userMemories';
 
@@ -21,6 +22,8 @@ function toDTO(row: UserMemory): UserMemoryDTO {
   };
 }
 
+const cursorOf = (m: UserMemoryDTO) => encodeCursor(CURSOR, { t: m.createdAt!.toISOString(), id: m.id });
+
 export function localUserMemoryStore(prisma: PrismaClient, tenantId: string): UserMemoryStore {
   return {
     backend: 'local',
@@ -38,7 +41,13 @@ export function localUserMemoryStore(prisma: PrismaClient, tenantId: string): Us
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: first + 1,
       });
-      return toConnection(rows.map(toDTO), first, (m) => encodeCursor(CURSOR, { t: m.createdAt!.toISOString(), id: m.id }));
+      return toConnection(rows.map(toDTO), first, cursorOf);
+    },
+
+    async listForUsers(userIds, { first, after }) {
+      const key = after ? decodeCursor(CURSOR, after, isTimeKey) : undefined;
+      const rows = await newestPerUser<UserMemory>(prisma, 'UserMemory', { tenantId, userIds, take: first + 1, after: key });
+      return pagesPerUser(userIds, rows.map(toDTO), (m) => m.userId!, first, cursorOf);
     },
 
     async add(input) {
