@@ -19,6 +19,13 @@ export interface FamilyHarness<SeedInput> {
   backend: BackendEnum;
   /** Whether the family's create mutation is offered by this backend (else NOT_SUPPORTED). */
   canCreate: boolean;
+  /**
+   * User memories only: how the backend tells whose memory it is. `fields` (default, local):
+   * items carry userId and agentId and lists filter on them. `subTenant` (Cortex): items carry
+   * neither; a userId filter reads the sub-tenant named after the user (so the suite seeds with
+   * `subTenantId`), and an agentId filter matches nothing.
+   */
+  userScope?: 'fields' | 'subTenant';
   /** Stores one item for the tenant and returns its id. */
   seed(tenant: TenantHandle, input: SeedInput): Promise<string>;
   close(): Promise<void>;
@@ -33,6 +40,8 @@ export interface UserMemorySeed {
   content: string;
   userId?: string;
   agentId?: string;
+  /** Set only for `userScope: 'subTenant'` backends: the sub-tenant to store it in. */
+  subTenantId?: string;
 }
 
 export interface MemorySeed {

@@ -7,6 +7,8 @@ export const TEST_GATEWAY_SECRET = 'test-gateway-secret-0123456789abcdef';
 export interface ProviderHarnessOptions<Seed> {
   backend: BackendEnum;
   canCreate: boolean;
+  /** See FamilyHarness.userScope; default `fields`. */
+  userScope?: 'fields' | 'subTenant';
   /** Extra environment for the gateway (provider URLs, timeouts…). GATEWAY_SECRET is set. */
   env?: Record<string, string>;
   /**
@@ -35,6 +37,7 @@ export async function providerHarness<Seed>(options: ProviderHarnessOptions<Seed
     tenants: tenants as [TenantHandle, TenantHandle],
     backend: options.backend,
     canCreate: options.canCreate,
+    userScope: options.userScope,
     seed: (tenant, input) => options.seed(tenant === tenants[0] ? 0 : 1, input),
     async close() {
       await gateway.close();
