@@ -4,8 +4,12 @@ import { localMemoryStore } from '../src/backends/local/memories.js';
 import { localUserEventStore } from '../src/backends/local/user-events.js';
 import { localUserMemoryStore } from '../src/backends/local/user-memories.js';
 import type { Connection, MemoryStore, Stores, UserEventStore, UserMemoryStore } from '../src/backends/types.js';
+import { UpstreamPool } from '../src/backends/http.js';
+import { providerFactories } from '../src/backends/providers.js';
 import { notFound } from '../src/errors.js';
 import { createUserListLoaders, mapBounded } from '../src/loaders.js';
+import { createLogger } from '../src/logger.js';
+import { startMieltoFake } from './fakes/mielto.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 
 const USERS = 100;
@@ -163,6 +167,34 @@ describe('user list loaders on a store without a batched read', () => {
     const loaders = createUserListLoaders({ memories: store, userEvents: unusedStore<UserEventStore>(), userMemories: unusedStore<UserMemoryStore>() }, {});
     await Promise.all([loaders.memories({ first: 5 }).load('u'), loaders.memories({ first: 6 }).load('u'), loaders.memories({ first: 5 }).load('u')]);
     expect(calls).toEqual(['u', 'u']);
+  });
+});
+
+describe('user list loaders on a provider (Mielto, through its fake over HTTP)', () => {
+  it('sends one list request per distinct user and returns each user their own memories', async () => {
+    const apiKey = 'mielto-key-loaders';
+    const fake = await startMieltoFake({ apiKeys: [apiKey], listKey: 'memories' });
+    const gateway = await startGateway({ MIELTO_URL: fake.url });
+    const pool = new UpstreamPool(gateway.config.upstream, createLogger(gateway.config, { write: () => undefined }));
+    try {
+      const distinct = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+      for (const userId of distinct) fake.seedMemory(apiKey, { user_id: userId, memory: `about ${userId}` });
+      const memories = providerFactories(gateway.config, pool).memories!.mielto!({ tenantId: 'tenant-a', settings: { 'mielto.apiKey': apiKey } });
+      const loaders = createUserListLoaders({ memories, userEvents: unusedStore<UserEventStore>(), userMemories: unusedStore<UserMemoryStore>() }, {});
+      fake.requests.length = 0;
+
+      const requested = Array.from({ length: 40 }, (_, i) => distinct[i % distinct.length]!);
+      const pages = await Promise.all(requested.map((id) => loaders.memories({ first: 5 }).load(id)));
+
+      expect(pages.map((p) => p.edges.map((e) => e.node.memory))).toEqual(requested.map((id) => [`about ${id}`]));
+      const lists = fake.requests.filter((r) => r.method === 'GET');
+      expect(lists).toHaveLength(distinct.length);
+      expect(new Set(lists.map((r) => r.query.get('user_id')))).toEqual(new Set(distinct));
+    } finally {
+      await pool.close();
+      await gateway.close();
+      await fake.close();
+    }
   });
 });
 
