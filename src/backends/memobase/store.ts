@@ -119,13 +119,15 @@ export function memobaseUserEventStore(client: UpstreamClient): UserEventStore {
         const events = await newest(userId, topk, options);
         const full = events.length >= topk;
         const capped = topk >= MAX_TOPK;
+        const start = position ? events.findIndex((e) => newestFirst(e, position) > 0) : 0;
+        const rest = start < 0 ? [] : events.slice(start);
+        const slice = rest.slice(0, first);
+        const more = rest.length > first;
         // A full answer may have cut a group of events with the same created_at anywhere, since
-        // Memobase orders by created_at alone: trust only what is strictly newer than its oldest.
-        const settled = full && !capped ? events.filter((e) => e.micros > events.at(-1)!.micros) : events;
-        const start = position ? settled.findIndex((e) => newestFirst(e, position) > 0) : 0;
-        const rest = start < 0 ? [] : settled.slice(start);
-        if (rest.length > first || !full || capped) {
-          return page(rest.slice(0, first), start, rest.length > first);
+        // Memobase orders by created_at alone: the page is settled only when it ends strictly
+        // before the oldest created_at of the answer (which then also proves a next page).
+        if (!full || capped || (more && slice.at(-1)!.micros > events.at(-1)!.micros)) {
+          return page(slice, start, more);
         }
         // Short because the answer was cut (newer events arrived, or ties at the edge): ask for more.
         topk = Math.min(MAX_TOPK, topk * 2);
