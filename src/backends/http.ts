@@ -243,7 +243,7 @@ export class UpstreamPool {
       responseHeaders = Object.fromEntries(
         Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
       );
-      text = await readLimited(res.body, MAX_BODY_BYTES);
+      text = await readLimited(res.body, MAX_BODY_BYTES, provider, status);
     } catch (error) {
       if (req.signal?.aborted) throw req.signal.reason ?? error;
       if (timeout.aborted) {
@@ -286,12 +286,12 @@ export class UpstreamPool {
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer | Uint8Array>, limit: number): Promise<string> {
+async function readLimited(body: AsyncIterable<Buffer | Uint8Array>, limit: number, provider: ProviderName, status: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
-    if (size > limit) throw new AppError('UPSTREAM_ERROR', 'upstream response is too large');
+    if (size > limit) throw new AppError('UPSTREAM_ERROR', `${provider} sent a response that is too large`, { provider, upstreamStatus: status });
     chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');

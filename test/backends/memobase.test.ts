@@ -474,6 +474,14 @@ describe('memobase: faults', () => {
     expectNoLeak(res);
   });
 
+  it('refuses an answer larger than the client reads (10 MB): UPSTREAM_ERROR naming the provider', async () => {
+    await start();
+    fake.answer({ status: 200, json: { errno: 0, errmsg: 'x'.repeat(11 * 1024 * 1024), data: { events: [] } } });
+    const res = await run(LIST, { userId: user, first: 5 });
+    expect(errorOf(res).extensions).toMatchObject({ code: 'UPSTREAM_ERROR', provider: 'memobase', upstreamStatus: 200 });
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('opens the circuit after UPSTREAM_BREAKER_THRESHOLD failures, fails fast, and closes it after the cooldown', async () => {
     await start({ UPSTREAM_MAX_RETRIES: '0', UPSTREAM_BREAKER_THRESHOLD: '2', UPSTREAM_BREAKER_COOLDOWN_MS: '500' });
     seed(1);
