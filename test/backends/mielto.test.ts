@@ -5,7 +5,7 @@ import { setTenant } from '../../src/tenants.js';
 import { TEST_GATEWAY_SECRET } from '../contract/provider-harness.js';
 import type { FakeRequest, FakeResponse } from '../fakes/fake-server.js';
 import { MieltoFake, type MieltoFakeOptions } from '../fakes/mielto.js';
-import { dataOf, errorOf, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { dataOf, errorOf, startGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
 
 const KEY_A = 'mielto-secret-key-tenant-a';
 const KEY_B = 'mielto-secret-key-tenant-b';
@@ -38,8 +38,8 @@ interface Setup {
   user: string;
   /** Seeds memories for tenant A's key, oldest first; returns their ids. */
   seed(n: number, extra?: { userId?: string; workspaceId?: string }): string[];
-  list(vars?: Record<string, unknown>, token?: string): ReturnType<TestGateway['execute']>;
-  del(id: string, vars?: Record<string, unknown>): ReturnType<TestGateway['execute']>;
+  list(vars?: Record<string, unknown>, token?: string): Promise<GraphQLResponse>;
+  del(id: string, vars?: Record<string, unknown>): Promise<GraphQLResponse>;
   /** Requests the fake received, as `METHOD /path?query`. */
   lines(): string[];
 }
@@ -80,7 +80,7 @@ async function setup(
   return open;
 }
 
-const ids = (res: Awaited<ReturnType<TestGateway['execute']>>) => (dataOf(res) as any).memories.edges.map((e: any) => e.node.id) as string[];
+const ids = (res: GraphQLResponse) => (dataOf(res) as any).memories.edges.map((e: any) => e.node.id) as string[];
 const timed = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
   const started = performance.now();
   const result = await run();
@@ -247,6 +247,23 @@ describe('mielto adapter: cursors', () => {
       `GET /api/v1/memories?user_id=${s.user}&limit=100&sort_by=created_at&sort_order=desc`,
     ]);
     expect(ids(await s.list({ first: 2, after: next.memories.pageInfo.endCursor }))).toEqual(seeded.slice(4));
+  });
+
+  it('ends the list when Mielto hands back the cursor it was given instead of looping', async () => {
+    class StuckCursor extends MieltoFake {
+      protected override handle(req: FakeRequest): FakeResponse {
+        const res = super.handle(req);
+        const cursor = req.query.get('cursor');
+        if (req.method === 'GET' && cursor) return { status: 200, json: { memories: [], next_cursor: cursor, has_more: true } };
+        return res;
+      }
+    }
+    const s = await setup({ fakeClass: StuckCursor });
+    s.seed(3);
+    const first = dataOf(await s.list({ first: 2 })) as any;
+    const next = dataOf(await s.list({ first: 2, after: first.memories.pageInfo.endCursor })) as any;
+    expect(next.memories).toEqual({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
+    expect(s.fake.requests).toHaveLength(2);
   });
 
   it("rejects another list's cursor before calling Mielto", async () => {

@@ -145,7 +145,8 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
         if (response.status !== 200) throw unexpectedStatus('mielto', response);
         const page = parse(MieltoMemoryList, response);
         const nodes = page.items.map(toDTO);
-        const more = page.hasMore && page.nextCursor !== null;
+        // A next_cursor equal to the one sent would read the same page forever: treat it as the end.
+        const more = page.hasMore && page.nextCursor !== null && page.nextCursor !== cursor;
 
         let keep: (node: MemoryDTO, index: number) => boolean = () => true;
         if (mode === 'position') {
