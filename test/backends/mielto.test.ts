@@ -197,6 +197,21 @@ describe('mielto adapter: documented variants (README §4)', () => {
     expect(node).toMatchObject({ createdAt: '2026-01-10T08:00:00.000Z', topics: [], metadata: null });
   });
 
+  it('accepts a flat MemoryResponse from create and a delete body without a message', async () => {
+    class Flat extends MieltoFake {
+      protected override handle(req: FakeRequest): FakeResponse {
+        const res = super.handle(req);
+        if (req.method === 'POST' && res.status === 200) return { status: 200, json: (res.json as { memory: unknown }).memory };
+        if (req.method === 'DELETE' && res.status === 200) return { status: 200, json: { memory_id: (res.json as { memory_id: string }).memory_id } };
+        return res;
+      }
+    }
+    const s = await setup({ fakeClass: Flat });
+    const created = (dataOf(await s.gateway.execute(CREATE, { input: { userId: s.user, memory: 'flat' } }, { token: s.tokenA })) as any).createMemory;
+    expect(created).toMatchObject({ userId: s.user, memory: 'flat', topics: [], metadata: null, backend: 'MIELTO' });
+    expect((dataOf(await s.del(created.id)) as any).deleteMemory.message).toBe('Memory deleted');
+  });
+
   it('reports an unexpected payload as UPSTREAM_ERROR without echoing it', async () => {
     class Unexpected extends MieltoFake {
       protected override handle(req: FakeRequest): FakeResponse {
