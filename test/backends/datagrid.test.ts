@@ -530,7 +530,7 @@ describe('datagrid: faults', () => {
     await list({ first: 6 });
     // The list window is full; a delete has its own (§2.5) and goes through at once.
     const { ms: deleteMs } = await timed(async () => dataOf(await del(id!)));
-    expect(deleteMs).toBeLessThan(500);
+    expect(deleteMs).toBeLessThan(900);
     const { value: page, ms } = await timed(() => list({ first: 7 }));
     expect(page.edges).toEqual([]);
     expect(gets()).toHaveLength(4);
@@ -580,7 +580,7 @@ describe('datagrid: faults', () => {
     const { value: res, ms } = await timed(() => run(LIST, { first: 5 }));
     expect(errorOf(res).extensions).toMatchObject({ code: 'UPSTREAM_TIMEOUT', provider: 'datagrid' });
     expect(ms).toBeGreaterThanOrEqual(190);
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(1500);
     expect(fake.requests).toHaveLength(1);
   });
 
@@ -675,14 +675,15 @@ describe('datagrid: faults', () => {
         })
         .then((r) => r.text())
         .catch(() => 'aborted');
-      for (let i = 0; i < 50 && fake.requests.length === 0; i++) await sleep(10);
+      for (let i = 0; i < 300 && fake.requests.length === 0; i++) await sleep(10);
       expect(fake.requests).toHaveLength(1);
       const abortedAt = performance.now();
       client.abort();
       await pending;
-      for (let i = 0; i < 50 && cancelled.length === 0; i++) await sleep(10);
+      for (let i = 0; i < 300 && cancelled.length === 0; i++) await sleep(10);
       expect(cancelled).toEqual(['/v1/user-memories?limit=6&offset=0 AbortError']);
-      expect(performance.now() - abortedAt).toBeLessThan(1000);
+      // Well before the fake's 5 s answer.
+      expect(performance.now() - abortedAt).toBeLessThan(2500);
       // Not retried after the client left.
       expect(fake.requests).toHaveLength(1);
     } finally {
