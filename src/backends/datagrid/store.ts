@@ -327,6 +327,8 @@ export function datagridUserMemoryStore(client: UpstreamClient): UserMemoryStore
         // Deletes are idempotent by id. When an earlier attempt of this same call failed in a way
         // that may have reached Datagrid (connection dropped after sending, 502/503/504), a 404
         // now most likely means that attempt deleted it: report the delete as done.
+        // (A 404 may also be a teamspace outside the key's account, §2.1; the body that would
+        // tell them apart is undocumented, and the tenant's lists report that case loudly.)
         if (response.mayHaveApplied) return;
         throw notFound(`User memory ${userMemoryId}`);
       }
