@@ -248,7 +248,13 @@ export class UpstreamPool {
       if (req.signal?.aborted) throw req.signal.reason ?? error;
       if (timeout.aborted) {
         this.logger.warn({ provider, method: req.method, path: req.path, attempt, ms: Date.now() - started }, 'upstream call timed out');
-        throw new AppError('UPSTREAM_TIMEOUT', `${provider} did not answer within ${connection.timeoutMs} ms`, { provider });
+        const timedOut = new AppError('UPSTREAM_TIMEOUT', `${provider} did not answer within ${connection.timeoutMs} ms`, { provider });
+        // A delete that timed out may still have been applied. Sending it again (it is idempotent
+        // by id) settles the outcome: done, or "not found" after an attempt that may have
+        // applied it, which the adapters report as done. Otherwise the client would be told a
+        // delete failed while the data is gone. Reads are not repeated: a slow provider stays slow.
+        if (req.method === 'DELETE') throw new RetryableFailure(timedOut, true, false);
+        throw timedOut;
       }
       if (isConnectionError(error)) {
         this.logger.warn(

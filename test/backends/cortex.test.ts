@@ -476,8 +476,10 @@ describe('cortex faults', () => {
     await s.del(a);
     s.fake.serverError({ status: 500 });
     await s.del(b);
+    // The fake applies the delete, then answers too late; the gateway re-sends it, meets
+    // "not found" and reports it done, as it is.
     s.fake.slow({ delayMs: 1000 });
-    await s.del(c);
+    expect(dataOf(await s.del(c))).toMatchObject({ deleteUserMemory: { deleted: true } });
     s.fake.dropConnection({ afterProcessing: true });
     await s.del(b);
     const audit = dataOf(await s.h.gateway.execute(AUDIT, {}, { token: s.h.tenants[0].token })) as any;
@@ -486,7 +488,7 @@ describe('cortex faults', () => {
         [a, 'deleted'],
         [a, 'not_found'],
         [b, 'upstream_error'],
-        [c, 'upstream_timeout'],
+        [c, 'deleted'],
         [b, 'deleted'],
       ]
         .reverse()
