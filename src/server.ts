@@ -39,8 +39,19 @@ query RecentMemories {
 }
 `;
 
+/** A GraphQL-shaped error response for requests refused before GraphQL sees them. */
+function refusal(fetchAPI: { Response: typeof Response }, status: number, message: string): Response {
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}
+
 /**
- * Request ids (taken from X-Request-Id when sane, else generated) and the body size limit.
+ * Request ids (taken from X-Request-Id when sane, else generated), the body size limit for
+ * bodies that declare their length (bodies streamed without one are cut off by Yoga's
+ * `maxRequestBodySize`), and a readable answer to POST bodies of a media type Yoga cannot parse
+ * (Yoga's own is an empty 415).
  */
 function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, string>): Plugin {
   return {
@@ -49,20 +60,14 @@ function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, str
       requestIds.set(request, incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID());
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > maxBodyBytes) {
-        endResponse(
-          new fetchAPI.Response(
-            JSON.stringify({
-              errors: [
-                {
-                  message: `Request body is ${length} bytes; the limit is ${maxBodyBytes}`,
-                  extensions: { code: 'BAD_USER_INPUT' },
-                },
-              ],
-            }),
-            { status: 413, headers: { 'content-type': 'application/json; charset=utf-8' } },
-          ),
-        );
+        endResponse(refusal(fetchAPI, 413, `Request body is ${length} bytes; the limit is ${maxBodyBytes}`));
       }
+    },
+    onRequestParse({ request, requestParser, endResponse, fetchAPI }) {
+      // Runs after Yoga's built-in parsers have had their chance to claim the request.
+      if (requestParser || request.method !== 'POST') return;
+      const type = request.headers.get('content-type') ?? 'none';
+      endResponse(refusal(fetchAPI, 415, `Unsupported Content-Type ${type}: send the request as application/json`));
     },
     onResponse({ request, response }) {
       const id = requestIds.get(request);
@@ -120,6 +125,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
+    maxRequestBodySize: config.maxBodyBytes,
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),

@@ -48,8 +48,16 @@ export interface TimeKey extends Record<string, unknown> {
   id: string;
 }
 
+// Exactly what Date#toISOString writes for years 0000-9999: a forged cursor with a date the
+// database cannot represent (e.g. +275760-09-13) must be BAD_USER_INPUT, not a query failure.
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export const isTimeKey = (v: Record<string, unknown>): v is TimeKey =>
-  typeof v.t === 'string' && !Number.isNaN(Date.parse(v.t)) && typeof v.id === 'string';
+  typeof v.t === 'string' &&
+  ISO_INSTANT.test(v.t) &&
+  !Number.isNaN(Date.parse(v.t)) &&
+  new Date(v.t).toISOString() === v.t &&
+  typeof v.id === 'string';
 
 /**
  * Prisma `where` for rows strictly after a keyset position. It does not need the cursor's row
