@@ -1,0 +1,284 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyParts } from '../helpers/keys.js';
+
+/**
+ * The package as a user runs it: a checkout without build output or database, `npm start`, the
+ * `memory-gateway` command (what `npx memory-gateway` runs), real HTTP, and a signal to stop.
+ */
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const BUILD_TIMEOUT = 180_000;
+
+/** What a fresh checkout holds (node_modules is linked: installing is not under test here). */
+function freshCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'memory-gateway-checkout-'));
+  for (const entry of ['package.json', 'package-lock.json', 'prisma', 'prisma.config.ts', 'src', 'bin', 'tsconfig.json']) {
+    cpSync(join(repo, entry), join(dir, entry), {
+      recursive: true,
+      // Generated code is rebuilt by `npm start`, as in a fresh clone where it does not exist.
+      filter: (source) => !source.startsWith(join(repo, 'src', 'generated')),
+    });
+  }
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+/** A user's shell environment: none of the test runner's variables (NODE_ENV=test, VITEST…). */
+function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'LANG', 'LC_ALL', 'TERM'];
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of keep) if (process.env[name] !== undefined) env[name] = process.env[name];
+  return { ...env, ...extra };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `memory-gateway <args>` the way npx does: the package's bin with node, in the checkout. */
+function cli(dir: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(dir, 'bin', 'memory-gateway.js'), ...args], { cwd: dir, env: userEnv(env), timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+function waitForOutput(child: ChildProcess, output: () => string, text: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`timed out waiting for ${JSON.stringify(text)}; output so far:\n${output()}`)), timeoutMs);
+    const check = () => output().includes(text) && done();
+    const onExit = (code: number | null) => done(new Error(`exited (${code}) before ${JSON.stringify(text)}:\n${output()}`));
+    function done(error?: Error) {
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      child.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    }
+    child.stdout?.on('data', check);
+    child.once('exit', onExit);
+    check();
+  });
+}
+
+const gql = async (url: string, query: string, variables: Record<string, unknown> = {}, key?: string) => {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+};
+
+let dir: string;
+let built = false;
+
+beforeAll(() => {
+  dir = freshCheckout();
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm start on a fresh checkout', () => {
+  let server: ChildProcess | undefined;
+
+  afterAll(() => {
+    // Only if a test failed half-way: the whole process group this file started.
+    if (server?.pid && server.exitCode === null && server.signalCode === null) process.kill(-server.pid, 'SIGKILL');
+  });
+
+  it(
+    'builds, migrates ./data/, serves GraphQL and GraphiQL, works with a CLI-made key, and stops cleanly on SIGTERM',
+    async () => {
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+      const port = await freePort();
+      let output = '';
+      // Its own process group, so a failed run can be cleaned up as a whole; the signal under
+      // test goes to npm alone, as a process manager sends it.
+      server = spawn('npm', ['start'], { cwd: dir, env: userEnv({ PORT: String(port) }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      server.stdout!.on('data', (chunk) => (output += chunk));
+      server.stderr!.on('data', (chunk) => (output += chunk));
+      const url = `http://127.0.0.1:${port}/graphql`;
+      await waitForOutput(server, () => output, `listening on ${url}`, BUILD_TIMEOUT);
+      built = true;
+
+      // The console tells a newcomer how to get a key.
+      expect(output).toContain('npx memory-gateway keys create --tenant');
+
+      // The store was created and every committed migration applied, with no other step.
+      const db = new Database(join(dir, 'data', 'memory-gateway.db'), { readonly: true });
+      const applied = db.prepare('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL').all().map((r: any) => r.migration_name);
+      db.close();
+      const committed = readdirSync(join(dir, 'prisma', 'migrations'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      expect(applied.sort()).toEqual(committed.sort());
+
+      // GraphiQL for a browser.
+      const page = await fetch(url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/graphiql/i);
+
+      // A key from the CLI, while the server runs.
+      const created = await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json']);
+      expect(created, created.stderr).toMatchObject({ code: 0 });
+      const { key, id } = JSON.parse(created.stdout);
+
+      const written = await gql(url, `mutation { createMemory(input: { userId: "u1", memory: "likes tea" }) { id backend } }`, {}, key);
+      expect(written.body.errors).toBeUndefined();
+      expect(written.body.data.createMemory.backend).toBe('LOCAL');
+      const read = await gql(url, `{ memories(userId: "u1") { edges { node { id memory } } } }`, {}, key);
+      expect(read.body).toEqual({ data: { memories: { edges: [{ node: { id: written.body.data.createMemory.id, memory: 'likes tea' } }] } } });
+
+      // Revoked with the CLI: the running server refuses the key from the next request on.
+      const revoked = await cli(dir, ['keys', 'revoke', id]);
+      expect(revoked, revoked.stderr).toMatchObject({ code: 0 });
+      const refused = await gql(url, `{ memories { edges { cursor } } }`, {}, key);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+      expect(refused.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+
+      const started = Date.now();
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => server!.once('exit', (code, signal) => resolve({ code, signal })));
+      server.kill('SIGTERM');
+      const result = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000))]);
+      expect(result, output).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Nothing was left behind listening (e.g. a server orphaned by the npm wrapper).
+      await expect(fetch(url)).rejects.toThrow();
+      expect(output).toContain('"msg":"stopped"');
+    },
+    BUILD_TIMEOUT + 60_000,
+  );
+});
+
+describe('memory-gateway CLI', () => {
+  let dbDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // When run alone, build the checkout the way `npm start` would have.
+    if (!built) {
+      await new Promise<void>((resolve, reject) =>
+        execFile('npm', ['run', 'build'], { cwd: dir, env: userEnv(), timeout: BUILD_TIMEOUT }, (error, _out, stderr) => (error ? reject(new Error(stderr)) : resolve())),
+      );
+    }
+    dbDir = mkdtempSync(join(tmpdir(), 'memory-gateway-cli-'));
+    env = { DATABASE_URL: `file:${join(dbDir, 'cli.db')}` };
+  }, BUILD_TIMEOUT);
+  afterAll(() => {
+    if (dbDir) rmSync(dbDir, { recursive: true, force: true });
+  });
+
+  it('keys create --json prints {key, tenant, id} once, and only a hash of the secret is stored', async () => {
+    const res = await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json'], env);
+    expect(res, res.stderr).toMatchObject({ code: 0 });
+    const lines = res.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const issued = JSON.parse(lines[0]!);
+    expect(Object.keys(issued).sort()).toEqual(['id', 'key', 'tenant']);
+    expect(issued.tenant).toBe('acme');
+    expect(issued.key).toMatch(/^mgw_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    const { id, secret } = keyParts(issued.key);
+    expect(issued.id).toBe(id);
+
+    const db = new Database(env.DATABASE_URL!.slice('file:'.length), { readonly: true });
+    const row = db.prepare('SELECT * FROM ApiKey WHERE id = ?').get(id) as Record<string, unknown>;
+    db.close();
+    expect(row.tenantId).toBe('acme');
+    expect(row.secretHash).toBe(createHash('sha256').update(secret).digest('hex'));
+    expect(JSON.stringify(row)).not.toContain(secret);
+    for (const file of readdirSync(dbDir)) expect(readFileSync(join(dbDir, file)).includes(secret), file).toBe(false);
+  });
+
+  it('keys create without --json explains how to use and revoke the key', async () => {
+    const res = await cli(dir, ['keys', 'create', '--tenant', 'acme', '--label', 'laptop'], env);
+    expect(res.code).toBe(0);
+    const key = /mgw_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(res.stdout)![0];
+    expect(res.stdout).toContain(`Authorization: Bearer ${key}`);
+    expect(res.stdout).toContain(`npx memory-gateway keys revoke ${key.split('_')[1]}`);
+  });
+
+  it('keys create refuses an invalid tenant id with one line and a non-zero exit', async () => {
+    const res = await cli(dir, ['keys', 'create', '--tenant', 'not a tenant!'], env);
+    expect(res.code).not.toBe(0);
+    expect(res.stdout).toBe('');
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(/^error: tenant id/);
+  });
+
+  it('keys revoke revokes once; an unknown or already revoked id is a one-line error and a non-zero exit', async () => {
+    const { id } = JSON.parse((await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json'], env)).stdout);
+    expect(await cli(dir, ['keys', 'revoke', id], env)).toEqual({ code: 0, stdout: `Revoked key ${id}\n`, stderr: '' });
+    for (const unknown of [id, 'nosuchkey000']) {
+      const res = await cli(dir, ['keys', 'revoke', unknown], env);
+      expect(res.code).not.toBe(0);
+      expect(res.stdout).toBe('');
+      expect(res.stderr.trim().split('\n')).toEqual([`error: No active key with id ${unknown}`]);
+    }
+  });
+
+  it('keys list shows ids, tenants, labels and state, never a key or its hash', async () => {
+    const a = JSON.parse((await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json', '--label', 'ci'], env)).stdout);
+    const b = JSON.parse((await cli(dir, ['keys', 'create', '--tenant', 'globex', '--json'], env)).stdout);
+    await cli(dir, ['keys', 'revoke', b.id], env);
+    const secrets = [a.key, b.key].map((k: string) => keyParts(k).secret);
+    const hashes = secrets.map((s) => createHash('sha256').update(s).digest('hex'));
+
+    const text = await cli(dir, ['keys', 'list'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`${a.id}\\s+tenant=acme\\s+active.*"ci"`));
+    expect(text.stdout).toMatch(new RegExp(`${b.id}\\s+tenant=globex\\s+revoked`));
+    const json = await cli(dir, ['keys', 'list', '--json'], env);
+    const rows = JSON.parse(json.stdout) as Record<string, unknown>[];
+    expect(rows.find((r) => r.id === a.id)).toMatchObject({ tenantId: 'acme', label: 'ci', revokedAt: null });
+    expect(rows.find((r) => r.id === b.id)?.revokedAt).toEqual(expect.any(String));
+    const onlyGlobex = JSON.parse((await cli(dir, ['keys', 'list', '--tenant', 'globex', '--json'], env)).stdout) as { tenantId: string }[];
+    expect(onlyGlobex.map((r) => r.tenantId)).toEqual(['globex']);
+
+    for (const out of [text.stdout, json.stdout, text.stderr, json.stderr]) {
+      for (const secret of [...secrets, ...hashes]) expect(out).not.toContain(secret);
+      expect(out).not.toMatch(/secret|hash|mgw_/i);
+    }
+  });
+
+  it('a bad environment stops the CLI and the server with one message naming every bad variable', async () => {
+    const bad = { ...env, PORT: 'abc', USER_EVENTS_BACKEND: 'nope' };
+    const viaCli = await cli(dir, ['keys', 'list'], bad);
+    const viaServer = await new Promise<CliResult>((resolve) =>
+      execFile(process.execPath, [join(dir, 'dist', 'main.js')], { cwd: dir, env: userEnv(bad), timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      ),
+    );
+    for (const res of [viaCli, viaServer]) {
+      expect(res.code).not.toBe(0);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toMatch(/^Invalid configuration:\n/);
+      expect(res.stderr).toMatch(/^\s+- PORT: /m);
+      expect(res.stderr).toMatch(/^\s+- USER_EVENTS_BACKEND: /m);
+      expect(res.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+});
