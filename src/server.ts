@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
-import { getSchema } from './graphql/schema.js';
+import { getSubgraphSchema } from './graphql/schema.js';
 import { createUserListLoaders } from './loaders.js';
 
 export interface ServerDeps {
@@ -122,7 +122,9 @@ export function createServer(deps: ServerDeps): GatewayServer {
   const isDev = config.env === 'development';
 
   return createYoga<Record<string, unknown>, Context>({
-    schema: getSchema(),
+    // The client-facing schema plus `_service` and `_entities`, so the same endpoint serves
+    // clients and federation routers (schema/subgraph.graphql).
+    schema: getSubgraphSchema(),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     maxRequestBodySize: config.maxBodyBytes,
@@ -152,6 +154,9 @@ export function createServer(deps: ServerDeps): GatewayServer {
       headers: JSON.stringify({ Authorization: 'Bearer <paste your mgw_… key>' }, null, 2),
       shouldPersistHeaders: true,
     },
+    // GraphiQL bundled in the package: Yoga's default page loads it from a CDN, which leaves it
+    // blank on machines without internet access. Imported on first use (the bundle is large).
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     plugins: [useRequestBasics(config.maxBodyBytes, requestIds), useErrorCodes(isDev)],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();

@@ -1,4 +1,6 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivePlugin from '@pothos/plugin-directives';
+import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import type { Context } from '../context.js';
@@ -18,7 +20,9 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  // Federation comes last, after the plugins that wrap resolvers (as its docs ask); it needs the
+  // directives plugin to carry `@key` and `@link` into the subgraph schema.
+  plugins: [PrismaPlugin, RelayPlugin, DirectivePlugin, FederationPlugin],
   defaultFieldNullability: false,
   prisma: {
     // One client per server instance, carried on the context: nothing is created at import time.

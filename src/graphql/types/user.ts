@@ -53,3 +53,13 @@ export const User = builder.objectRef<{ id: string }>('User').implement({
     }),
   }),
 });
+
+/**
+ * Other subgraphs hold users by the same id, so the gateway can be asked for any of them: a
+ * reference needs no lookup (there is no user record to find), and its lists are read when
+ * selected, through the loaders, so one `_entities` call for many users stays batched.
+ */
+builder.asEntity(User, {
+  key: builder.selection<{ id: string }>('id'),
+  resolveReference: ({ id }) => ({ id }),
+});
