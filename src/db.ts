@@ -20,6 +20,11 @@ export function sqliteFile(databaseUrl: string): string {
  * Builds the Prisma client for the configured database. Nothing connects until the first query.
  */
 export async function createPrisma(config: Pick<Config, 'databaseUrl'>, options: CreatePrismaOptions = {}) {
+  // Only the SQLite adapter is wired in so far; without this a postgresql:// URL would silently
+  // become a SQLite file under ./postgresql:/…
+  if (!config.databaseUrl.startsWith('file:')) {
+    throw new Error('DATABASE_URL: only SQLite (file:…) is supported by this version; PostgreSQL is not wired in yet');
+  }
   const file = sqliteFile(config.databaseUrl);
   mkdirSync(dirname(file), { recursive: true });
   const adapter = new PrismaBetterSQLite3({ url: file, timeout: 5000 });

@@ -264,6 +264,13 @@ describe('memory-gateway CLI', () => {
     }
   });
 
+  it('refuses a PostgreSQL DATABASE_URL clearly instead of writing a stray SQLite file', async () => {
+    const res = await cli(dir, ['keys', 'list'], { DATABASE_URL: 'postgresql://gateway@127.0.0.1:5432/gateway' });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: DATABASE_URL: .*PostgreSQL/)]);
+    expect(existsSync(join(dir, 'postgresql:'))).toBe(false);
+  });
+
   it('a bad environment stops the CLI and the server with one message naming every bad variable', async () => {
     const bad = { ...env, PORT: 'abc', USER_EVENTS_BACKEND: 'nope' };
     const viaCli = await cli(dir, ['keys', 'list'], bad);
