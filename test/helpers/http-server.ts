@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestGateway } from './gateway.js';
 
@@ -13,11 +13,16 @@ export interface ServedGateway {
  * itself (GraphQL clients, a federation gateway, a browser) rather than through `yoga.fetch`.
  */
 export async function serveOverHttp(gateway: TestGateway): Promise<ServedGateway> {
-  const server: Server = createServer(gateway.app.server);
+  return serveHandler(gateway.app.server);
+}
+
+/** Serves any Node request handler (a Yoga server, a federation gateway) the same way. */
+export async function serveHandler(handler: RequestListener, path = '/graphql'): Promise<ServedGateway> {
+  const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/graphql`,
+    url: `http://127.0.0.1:${port}${path}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
