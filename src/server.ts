@@ -27,7 +27,8 @@ export const DEFAULT_QUERY = `# memory-gateway: one GraphQL endpoint for what th
 #
 # 1. Create a key:   npx memory-gateway keys create --tenant acme
 # 2. Put it in the Headers tab below:  { "Authorization": "Bearer mgw_…" }
-# 3. Run this query, then open the Docs panel (top left) to see every operation.
+# 3. Run this query, then re-fetch the schema (Shift-Ctrl-R) and open the Docs panel
+#    (top left) to see every operation: the schema, too, needs the key.
 
 query RecentMemories {
   memories(first: 10) {
