@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import { composeServices, compositionHasErrors } from '@theguild/federation-composition';
 import { parse } from 'graphql';
 import { createYoga } from 'graphql-yoga';
@@ -48,16 +47,6 @@ function profilesSubgraph() {
   });
   return { typeDefs, yoga: createYoga({ schema, logging: false, graphiql: false }) };
 }
-
-/**
- * Hive Gateway's default HTTP transport, `@graphql-mesh/transport-http`, is a separate package
- * that is not installed here; this is the same thing in small. It sends subgraph requests with
- * the gateway's `fetch`, so the gateway's plugins (header propagation) apply to them.
- */
-const httpTransport = {
-  getSubgraphExecutor: ({ transportEntry, fetch }: { transportEntry: { location?: string }; fetch?: unknown }) =>
-    buildHTTPExecutor({ endpoint: transportEntry.location!, fetch: fetch as typeof globalThis.fetch }),
-};
 
 interface UsersData {
   users: {
@@ -136,7 +125,6 @@ describe('memory-gateway in a supergraph served by Hive Gateway', () => {
     runtime = createGatewayRuntime({
       supergraph: composition.supergraphSdl,
       logging: false,
-      transports: { http: httpTransport },
       // The subgraph authenticates every operation, `_entities` included, with the client's token.
       propagateHeaders: {
         fromClientToSubgraphs: ({ request }) => ({ authorization: request.headers.get('authorization') }),
