@@ -57,7 +57,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ap
   const logger = createLogger(config, sink);
   const app = await createApp(config, logger, { ...options, onQuery: (q) => sql.push(q) });
 
-  const fetch = (path: string, init?: RequestInit) => app.server.fetch(new Request(`http://gateway.test${path}`, init));
+  const fetch = async (path: string, init?: RequestInit) => app.server.fetch(new Request(`http://gateway.test${path}`, init));
 
   return {
     app,
