@@ -39,7 +39,8 @@ export async function audited<T>(ctx: Context, attempt: DeleteAttempt, run: () =
           backend: attempt.backend,
           // Ids are recorded as the caller sent them, cut short so a junk argument cannot bloat the trail.
           targetId: attempt.targetId.slice(0, 256),
-          userId: attempt.userId?.slice(0, 256) ?? null,
+          // The user the request named, else the end user acting (who can only act on themselves).
+          userId: (attempt.userId ?? (ctx.principal.kind === 'end-user' ? ctx.principal.userId : null))?.slice(0, 256) ?? null,
           outcome,
           requestId: ctx.requestId,
         },

@@ -137,11 +137,11 @@ describe('authentication and authorization: end-user JWTs', () => {
     expect(dataOf(await gateway.execute<any>(`mutation($id: ID!) { deleteMemory(memoryId: $id) { message } }`, { id: memory.id }, { token })).deleteMemory.message).toEqual(expect.any(String));
 
     // The tenant sees the end user's deletes in its audit trail, with the user as actor.
-    const audit = dataOf(await gateway.execute<any>(`{ deletionAudit { edges { node { operation outcome actor } } } }`, {}, { token: tenantKey }));
+    const audit = dataOf(await gateway.execute<any>(`{ deletionAudit { edges { node { operation outcome actor userId } } } }`, {}, { token: tenantKey }));
     expect(audit.deletionAudit.edges.map((e: any) => e.node).filter((n: any) => n.actor === `user:${me}`)).toEqual([
-      { operation: 'deleteMemory', outcome: 'deleted', actor: `user:${me}` },
-      { operation: 'deleteUserMemory', outcome: 'deleted', actor: `user:${me}` },
-      { operation: 'deleteUserEvent', outcome: 'deleted', actor: `user:${me}` },
+      { operation: 'deleteMemory', outcome: 'deleted', actor: `user:${me}`, userId: me },
+      { operation: 'deleteUserMemory', outcome: 'deleted', actor: `user:${me}`, userId: me },
+      { operation: 'deleteUserEvent', outcome: 'deleted', actor: `user:${me}`, userId: me },
     ]);
   });
 

@@ -16,7 +16,7 @@ export const DeletionAuditEntry = builder.prismaObject('DeletionAudit', {
     operation: t.exposeString('operation', { description: 'The mutation: deleteUserEvent, deleteUserMemory or deleteMemory.' }),
     backend: t.field({ type: MemoryBackend, resolve: (row) => row.backend as BackendName, description: 'The backend the delete was routed to.' }),
     targetId: t.exposeID('targetId', { description: 'The id the caller asked to delete.' }),
-    userId: t.exposeString('userId', { nullable: true, description: 'The user named in the request, when any.' }),
+    userId: t.exposeString('userId', { nullable: true, description: 'The user named in the request, or the end user who made it; null when neither is known.' }),
     outcome: t.exposeString('outcome', {
       description: '`deleted`, or the lower-cased error code the caller received (e.g. `not_found`, `upstream_error`).',
     }),
@@ -35,7 +35,7 @@ builder.queryField('deletionAudit', (t) =>
     type: DeletionAuditConnection,
     description: "The tenant's deletion audit trail, newest first. Tenant API keys only.",
     args: {
-      userId: t.arg.string({ description: 'Only attempts that named this user.' }),
+      userId: t.arg.string({ description: 'Only attempts on this user (named in the request, or made by them with an end-user token).' }),
       first: t.arg.int({ defaultValue: 50, description: 'Page size, 1 to 100.' }),
       after: t.arg.string({ description: 'Cursor to continue after (`pageInfo.endCursor`).' }),
     },
