@@ -251,7 +251,9 @@ describe.each(providers)('$name fake: shared behaviour', ({ start }) => {
     expect((await h.list(KEY_A)).status).toBe(200); // leaves a keep-alive socket open
     h.fake.slow({ delayMs: 5_000 });
     const pending = h.list(KEY_A);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Wait until the slow request is in the fake, however busy the machine is.
+    for (let i = 0; i < 300 && h.fake.requests.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(h.fake.requests).toHaveLength(2);
     const started = performance.now();
     await h.fake.close();
     expect(performance.now() - started).toBeLessThan(500);
