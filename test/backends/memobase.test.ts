@@ -9,6 +9,7 @@ import { providerHarness } from '../contract/provider-harness.js';
 import type { FakeResponse, FaultOptions, RecordedRequest } from '../fakes/fake-server.js';
 import { MemobaseFake } from '../fakes/memobase.js';
 import { dataOf, errorOf, type GraphQLResponse } from '../helpers/gateway.js';
+import { DELETE, LIST } from '../contract/user-events.contract.js';
 
 /**
  * Memobase through the gateway: GraphQL in, the fake (../shared/upstreams/README.md §1) out.
@@ -23,21 +24,6 @@ class MemobaseVariants extends MemobaseFake {
     this.inject(o, () => response);
   }
 }
-
-const LIST = /* GraphQL */ `
-  query Events($userId: ID!, $first: Int, $after: String) {
-    userEvents(userId: $userId, first: $first, after: $after) {
-      edges { cursor node { id userId eventTip eventTags { tag value } profileDelta { content topic subTopic } createdAt updatedAt backend } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-`;
-
-const DELETE = /* GraphQL */ `
-  mutation Delete($userId: ID!, $eventId: ID!) {
-    deleteUserEvent(userId: $userId, eventId: $eventId) { userId eventId deleted backend }
-  }
-`;
 
 const CREATE = /* GraphQL */ `
   mutation Create($userId: ID!, $input: CreateUserEventInput!) {

@@ -4,7 +4,8 @@ import { dataOf, errorOf } from '../helpers/gateway.js';
 import type { FamilyHarness, UserEventSeed } from './harness.js';
 import { expectNewestFirst, readAll, readPage } from './pagination.js';
 
-const LIST = /* GraphQL */ `
+/** The list and delete documents every user-event backend is checked with. */
+export const LIST = /* GraphQL */ `
   query Events($userId: ID!, $first: Int, $after: String) {
     userEvents(userId: $userId, first: $first, after: $after) {
       edges { cursor node { id userId eventTip eventTags { tag value } profileDelta { content topic subTopic } createdAt updatedAt backend } }
@@ -13,7 +14,7 @@ const LIST = /* GraphQL */ `
   }
 `;
 
-const DELETE = /* GraphQL */ `
+export const DELETE = /* GraphQL */ `
   mutation Delete($userId: ID!, $eventId: ID!) {
     deleteUserEvent(userId: $userId, eventId: $eventId) { userId eventId deleted backend }
   }
