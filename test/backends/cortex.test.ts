@@ -6,6 +6,7 @@ import { providerHarness } from '../contract/provider-harness.js';
 import { CortexFake, type CortexFakeOptions } from '../fakes/cortex.js';
 import type { FakeRequest, FakeResponse } from '../fakes/fake-server.js';
 import { dataOf, errorOf, type GraphQLResponse } from '../helpers/gateway.js';
+import { timed } from '../helpers/upstream.js';
 
 /**
  * Cortex through the gateway: GraphQL in, the fake out (README §3). What a user sees, plus what
@@ -100,12 +101,6 @@ async function setup(
 }
 
 const ids = (res: GraphQLResponse): string[] => dataOf(res).userMemories.edges.map((e: { node: { id: string } }) => e.node.id);
-
-async function timed<T>(run: () => Promise<T>): Promise<{ result: T; ms: number }> {
-  const started = performance.now();
-  const result = await run();
-  return { result, ms: performance.now() - started };
-}
 
 const PATHS: Record<Paths, { list: { method: string; path: string }; delete: string }> = {
   user_memory: { list: { method: 'GET', path: '/user_memory/list_user_memories' }, delete: '/user_memory/delete_user_memory' },
@@ -371,7 +366,7 @@ describe('cortex faults', () => {
     const s = await setup();
     const id = s.seed('m');
     s.fake.rateLimit({ retryAfterSeconds: 1 });
-    const { result, ms } = await timed(() => s.list());
+    const { value: result, ms } = await timed(() => s.list());
     expect(ids(result)).toEqual([id]);
     expect(ms).toBeGreaterThanOrEqual(950);
     expect(ms).toBeLessThan(3000);
@@ -381,7 +376,7 @@ describe('cortex faults', () => {
   it('does not wait for a Retry-After beyond the cap: UPSTREAM_ERROR with retryAfter at once', async () => {
     const s = await setup({ env: { UPSTREAM_MAX_RETRY_AFTER_MS: '2000' } });
     s.fake.rateLimit({ retryAfterSeconds: 30 });
-    const { result, ms } = await timed(() => s.list());
+    const { value: result, ms } = await timed(() => s.list());
     expect(errorOf(result).extensions).toEqual({ code: 'UPSTREAM_ERROR', provider: 'cortex', upstreamStatus: 429, retryAfter: 30 });
     expect(ms).toBeLessThan(1000);
     expect(s.fake.requests).toHaveLength(1);
@@ -413,7 +408,7 @@ describe('cortex faults', () => {
   it('gives up on a slow answer with UPSTREAM_TIMEOUT in bounded time', async () => {
     const s = await setup({ env: { CORTEX_TIMEOUT_MS: '200' } });
     s.fake.slow({ delayMs: 3000 });
-    const { result, ms } = await timed(() => s.list());
+    const { value: result, ms } = await timed(() => s.list());
     expect(errorOf(result).extensions).toEqual({ code: 'UPSTREAM_TIMEOUT', provider: 'cortex' });
     expect(ms).toBeGreaterThanOrEqual(190);
     expect(ms).toBeLessThan(1000);
@@ -455,7 +450,7 @@ describe('cortex faults', () => {
     for (let i = 0; i < 2; i++) expect(errorOf(await s.list()).extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamStatus: 500 });
     expect(s.fake.requests).toHaveLength(2);
 
-    const { result, ms } = await timed(() => s.del(id));
+    const { value: result, ms } = await timed(() => s.del(id));
     expect(errorOf(result).extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', provider: 'cortex', retryAfter: 1 });
     expect(ms).toBeLessThan(200);
     expect(s.fake.requests).toHaveLength(2);

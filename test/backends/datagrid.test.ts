@@ -1,4 +1,3 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { providerHarness } from '../contract/provider-harness.js';
 import { DatagridFake, type DatagridFakeOptions, type DatagridMemorySeed } from '../fakes/datagrid.js';
 import type { FakeResponse, FaultOptions } from '../fakes/fake-server.js';
 import { dataOf, errorOf, type GraphQLResponse } from '../helpers/gateway.js';
+import { abortableRequest, timed, waitUntil, watchUpstreamErrors } from '../helpers/upstream.js';
 
 /**
  * Datagrid through the gateway: GraphQL in, the fake (../shared/upstreams/README.md §2) out.
@@ -103,12 +103,6 @@ function seed(n: number, extra: Partial<DatagridMemorySeed> = {}, prefix = 'memo
 
 const gets = () => fake.requests.filter((r) => r.method === 'GET');
 const windows = () => gets().map((r) => `${r.query.get('offset')}+${r.query.get('limit')}`);
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await fn();
-  return { value, ms: performance.now() - started };
-}
 
 /** Reads a whole list page by page; returns ids and the pages' sizes. */
 async function readAll(variables: Record<string, unknown>, first: number, tenant: 0 | 1 = 0) {
@@ -658,36 +652,22 @@ describe('datagrid: faults', () => {
   it('cancels the upstream call when the client goes away', async () => {
     await start();
     fake.slow({ delayMs: 5000 });
-    const cancelled: string[] = [];
-    const onError = (message: unknown) => {
-      const { request, error } = message as { request: { origin: string; path: string }; error: Error };
-      if (fake.url.startsWith(String(request.origin))) cancelled.push(`${request.path} ${error.name}`);
-    };
-    diagnosticsChannel.subscribe('undici:request:error', onError);
+    const upstream = watchUpstreamErrors(fake.url);
     try {
-      const client = new AbortController();
-      const pending = h!.gateway
-        .fetch('/graphql', {
-          method: 'POST',
-          signal: client.signal,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${h!.tenants[0].token}` },
-          body: JSON.stringify({ query: LIST, variables: { first: 5 } }),
-        })
-        .then((r) => r.text())
-        .catch(() => 'aborted');
-      for (let i = 0; i < 300 && fake.requests.length === 0; i++) await sleep(10);
+      const request = abortableRequest(h!.gateway, h!.tenants[0].token, LIST, { first: 5 });
+      await waitUntil(() => fake.requests.length > 0);
       expect(fake.requests).toHaveLength(1);
       const abortedAt = performance.now();
-      client.abort();
-      await pending;
-      for (let i = 0; i < 300 && cancelled.length === 0; i++) await sleep(10);
-      expect(cancelled).toEqual(['/v1/user-memories?limit=6&offset=0 AbortError']);
+      request.abort();
+      await request.done;
+      await waitUntil(() => upstream.errors.length > 0);
+      expect(upstream.errors).toEqual(['/v1/user-memories?limit=6&offset=0 AbortError']);
       // Well before the fake's 5 s answer.
       expect(performance.now() - abortedAt).toBeLessThan(2500);
       // Not retried after the client left.
       expect(fake.requests).toHaveLength(1);
     } finally {
-      diagnosticsChannel.unsubscribe('undici:request:error', onError);
+      upstream.stop();
     }
   });
 });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_TOPK } from '../../src/backends/memobase/store.js';
@@ -10,6 +9,7 @@ import type { FakeResponse, FaultOptions, RecordedRequest } from '../fakes/fake-
 import { MemobaseFake } from '../fakes/memobase.js';
 import { dataOf, errorOf, type GraphQLResponse } from '../helpers/gateway.js';
 import { DELETE, LIST } from '../contract/user-events.contract.js';
+import { abortableRequest, timed, waitUntil, watchUpstreamErrors } from '../helpers/upstream.js';
 
 /**
  * Memobase through the gateway: GraphQL in, the fake (../shared/upstreams/README.md §1) out.
@@ -83,12 +83,6 @@ function seed(n: number, prefix = 'event'): string[] {
 
 const listCalls = () => fake.requests.filter((r) => r.method === 'GET');
 const topks = (requests: RecordedRequest[]) => requests.map((r) => r.query.get('topk'));
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await fn();
-  return { value, ms: performance.now() - started };
-}
 
 /** No credential and no raw upstream body ever reaches the client or the logs. */
 function expectNoLeak(response: GraphQLResponse) {
@@ -493,35 +487,21 @@ describe('memobase: faults', () => {
   it('cancels the upstream call when the client goes away', async () => {
     await start();
     fake.slow({ delayMs: 5000 });
-    const cancelled: string[] = [];
-    const onError = (message: unknown) => {
-      const { request, error } = message as { request: { origin: string; path: string }; error: Error };
-      if (fake.url.startsWith(String(request.origin))) cancelled.push(`${request.path} ${error.name}`);
-    };
-    diagnosticsChannel.subscribe('undici:request:error', onError);
+    const upstream = watchUpstreamErrors(fake.url);
     try {
-      const client = new AbortController();
-      const pending = h!.gateway
-        .fetch('/graphql', {
-          method: 'POST',
-          signal: client.signal,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${h!.tenants[0].token}` },
-          body: JSON.stringify({ query: LIST, variables: { userId: user, first: 5 } }),
-        })
-        .then((r) => r.text())
-        .catch(() => 'aborted');
-      for (let i = 0; i < 300 && fake.requests.length === 0; i++) await sleep(10);
+      const request = abortableRequest(h!.gateway, h!.tenants[0].token, LIST, { userId: user, first: 5 });
+      await waitUntil(() => fake.requests.length > 0);
       expect(fake.requests).toHaveLength(1);
       const abortedAt = performance.now();
-      client.abort();
-      await pending;
-      for (let i = 0; i < 300 && cancelled.length === 0; i++) await sleep(10);
-      expect(cancelled).toEqual([`/api/v1/users/event/${user}?topk=6 AbortError`]);
+      request.abort();
+      await request.done;
+      await waitUntil(() => upstream.errors.length > 0);
+      expect(upstream.errors).toEqual([`/api/v1/users/event/${user}?topk=6 AbortError`]);
       expect(performance.now() - abortedAt).toBeLessThan(1000);
       // Not retried after the client left.
       expect(fake.requests).toHaveLength(1);
     } finally {
-      diagnosticsChannel.unsubscribe('undici:request:error', onError);
+      upstream.stop();
     }
   });
 });

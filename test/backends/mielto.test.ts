@@ -1,4 +1,3 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTenant } from '../../src/tenants.js';
@@ -6,6 +5,7 @@ import { TEST_GATEWAY_SECRET } from '../contract/provider-harness.js';
 import type { FakeRequest, FakeResponse } from '../fakes/fake-server.js';
 import { MieltoFake, type MieltoFakeOptions } from '../fakes/mielto.js';
 import { dataOf, errorOf, startGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { abortableRequest, timed, waitUntil, watchUpstreamErrors } from '../helpers/upstream.js';
 
 const KEY_A = 'mielto-secret-key-tenant-a';
 const KEY_B = 'mielto-secret-key-tenant-b';
@@ -81,12 +81,6 @@ async function setup(
 }
 
 const ids = (res: GraphQLResponse) => (dataOf(res) as any).memories.edges.map((e: any) => e.node.id) as string[];
-const timed = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
-  const started = performance.now();
-  const result = await run();
-  return [result, performance.now() - started];
-};
-
 describe('mielto adapter: what the gateway sends', () => {
   it('lists with user_id, limit and creation order, Bearer auth and no workspace header by default', async () => {
     const s = await setup();
@@ -307,7 +301,7 @@ describe('mielto adapter: errors and faults', () => {
     const s = await setup({ env: quick });
     s.seed(1);
     s.fake.rateLimit({ retryAfterSeconds: 1 });
-    const [res, ms] = await timed(() => s.list());
+    const { value: res, ms } = await timed(() => s.list());
     expect(ids(res)).toHaveLength(1);
     expect(s.fake.requests).toHaveLength(2);
     expect(ms).toBeGreaterThanOrEqual(950);
@@ -317,7 +311,7 @@ describe('mielto adapter: errors and faults', () => {
   it('does not wait for a Retry-After beyond the cap: UPSTREAM_ERROR with retryAfter', async () => {
     const s = await setup({ env: quick });
     s.fake.rateLimit({ retryAfterSeconds: 30 });
-    const [res, ms] = await timed(() => s.list());
+    const { value: res, ms } = await timed(() => s.list());
     expect(errorOf(res).extensions).toEqual({ code: 'UPSTREAM_ERROR', provider: 'mielto', upstreamStatus: 429, retryAfter: 30 });
     expect(s.fake.requests).toHaveLength(1);
     expect(ms).toBeLessThan(1000);
@@ -350,7 +344,7 @@ describe('mielto adapter: errors and faults', () => {
   it('answers UPSTREAM_TIMEOUT in bounded time when Mielto is slower than MIELTO_TIMEOUT_MS', async () => {
     const s = await setup({ env: { ...quick, MIELTO_TIMEOUT_MS: '200' } });
     s.fake.slow({ delayMs: 5000, times: 5 });
-    const [res, ms] = await timed(() => s.list());
+    const { value: res, ms } = await timed(() => s.list());
     expect(errorOf(res).extensions).toEqual({ code: 'UPSTREAM_TIMEOUT', provider: 'mielto' });
     expect(ms).toBeGreaterThanOrEqual(190);
     expect(ms).toBeLessThan(1500);
@@ -414,7 +408,7 @@ describe('mielto adapter: errors and faults', () => {
     for (let i = 0; i < 2; i++) expect(errorOf(await s.list()).extensions).toMatchObject({ code: 'UPSTREAM_ERROR', upstreamStatus: 500 });
     expect(s.fake.requests).toHaveLength(2);
 
-    const [res, ms] = await timed(() => s.list());
+    const { value: res, ms } = await timed(() => s.list());
     expect(errorOf(res).extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', provider: 'mielto', retryAfter: 1 });
     expect(ms).toBeLessThan(200);
     expect(s.fake.requests).toHaveLength(2);
@@ -445,42 +439,19 @@ describe('mielto adapter: errors and faults', () => {
   it('cancels the upstream call when the client goes away', async () => {
     const s = await setup({ env: { MIELTO_TIMEOUT_MS: '10000' } });
     s.fake.slow({ delayMs: 5000 });
-    const aborted: string[] = [];
-    const onError = (message: unknown) => {
-      const { request, error } = message as { request: { origin: string; path: string }; error: Error };
-      if (String(request.origin).includes(new URL(s.fake.url).host)) aborted.push(`${request.path} ${error.name}`);
-    };
-    // undici reports every request that ends in an error on this channel, aborts included.
-    subscribe('undici:request:error', onError);
+    const upstream = watchUpstreamErrors(s.fake.url);
     try {
-      const controller = new AbortController();
       const started = performance.now();
-      const pending = s.gateway
-        .fetch('/graphql', {
-          method: 'POST',
-          signal: controller.signal,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${s.tokenA}` },
-          body: JSON.stringify({ query: LIST, variables: { userId: s.user } }),
-        })
-        .then((r) => r.text())
-        .catch((error: Error) => error.name);
-      await waitFor(() => s.fake.requests.length === 1);
-      controller.abort();
-      await pending;
-      await waitFor(() => aborted.length > 0);
+      const request = abortableRequest(s.gateway, s.tokenA, LIST, { userId: s.user });
+      await waitUntil(() => s.fake.requests.length === 1);
+      request.abort();
+      await request.done;
+      await waitUntil(() => upstream.errors.length > 0);
       expect(performance.now() - started).toBeLessThan(2000);
-      expect(aborted).toEqual([expect.stringMatching(/^\/api\/v1\/memories\?.* (AbortError|RequestAbortedError)$/)]);
+      expect(upstream.errors).toEqual([expect.stringMatching(/^\/api\/v1\/memories\?.* (AbortError|RequestAbortedError)$/)]);
       expect(s.fake.requests).toHaveLength(1);
     } finally {
-      unsubscribe('undici:request:error', onError);
+      upstream.stop();
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
