@@ -4,7 +4,7 @@ import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen, typ
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import { Agent, request as undiciRequest, errors as undiciErrors } from 'undici';
-import { AppError } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 
 /**
  * The one upstream HTTP client. Timeouts, retries, the circuit breaker, per-request
@@ -98,6 +98,16 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * One path segment holding a caller's id, percent-encoded. "." and ".." (also as %2E) are
+ * resolved away by URL parsing and would address another resource, so no item can have them:
+ * they are NOT_FOUND without a call.
+ */
+export function pathSegment(value: string, what: string): string {
+  if (/^(\.|%2e){1,2}$/i.test(value)) throw notFound(`${what} ${value}`);
+  return encodeURIComponent(value);
 }
 
 function buildUrl(base: string, path: string, query?: Record<string, QueryValue>): string {

@@ -673,6 +673,16 @@ describe('datagrid: faults', () => {
 });
 
 describe('datagrid: deletes', () => {
+  it('answers NOT_FOUND for "." and ".." ids without a call (the URL would address another resource)', async () => {
+    await start();
+    seed(1);
+    for (const id of ['..', '.', '%2E%2e']) {
+      expect(errorOf(await del(id)).extensions?.code).toBe('NOT_FOUND');
+    }
+    expect(fake.requests).toHaveLength(0);
+    expect((await list({ first: 5 })).edges).toHaveLength(1);
+  });
+
   it('reports a delete as done when the first attempt was applied but its answer lost, and the retry meets 404', async () => {
     await start();
     const [id, kept] = seed(2);

@@ -1,6 +1,6 @@
 import { AppError, badInput, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
+import { pathSegment, unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
 import type { CallOptions, Connection, UserMemoryDTO, UserMemoryStore } from '../types.js';
 import { DatagridUserMemory, DatagridUserMemoryList } from './schemas.js';
 
@@ -317,7 +317,7 @@ export function datagridUserMemoryStore(client: UpstreamClient): UserMemoryStore
       }
       const response: UpstreamResponse = await client.request({
         method: 'DELETE',
-        path: `/user-memories/${encodeURIComponent(userMemoryId)}`,
+        path: `/user-memories/${pathSegment(userMemoryId, 'User memory')}`,
         // The SDK sends Accept: */* here: the 204 has no body (§2.3).
         headers: { accept: '*/*' },
         signal: options?.signal,

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { AppError, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
+import { pathSegment, unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
 import type { CallOptions, Connection, JsonValue, MemoryDTO, MemoryStore } from '../types.js';
 import { MieltoCreateResponse, MieltoDeleteResponse, MieltoMemoryList, type MieltoMemory } from './schemas.js';
 
@@ -207,11 +207,9 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
     },
 
     async delete(memoryId, { userId, workspaceId }, call) {
-      // A "." or ".." segment would be resolved away by the URL parser and hit another path.
-      if (memoryId === '.' || memoryId === '..') throw notFound(`Memory ${memoryId}`);
       const response = await client.request({
         method: 'DELETE',
-        path: `/memories/${encodeURIComponent(memoryId)}`,
+        path: `/memories/${pathSegment(memoryId, 'Memory')}`,
         query: { user_id: userId ?? undefined },
         headers: workspaceHeaders(workspaceId),
         signal: call?.signal,
