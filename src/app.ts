@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/principal.js';
+import { createScopeClaims } from './backends/claims.js';
 import { UpstreamPool } from './backends/http.js';
 import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
@@ -34,7 +35,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       config,
       prisma,
       providers: options.providers ?? providerFactories(config, pool),
-      openSettings: secret ? (sealed) => open(secret, sealed) : undefined,
+      openSettings: secret ? (tenantId, sealed) => open(secret, tenantId, sealed) : undefined,
+      claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope }),
     }),
   });
   return {

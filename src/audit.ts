@@ -43,6 +43,7 @@ export async function audited<T>(ctx: Context, attempt: DeleteAttempt, run: () =
           userId: (attempt.userId ?? (ctx.principal.kind === 'end-user' ? ctx.principal.userId : null))?.slice(0, 256) ?? null,
           outcome,
           requestId: ctx.requestId,
+          clientRequestId: ctx.clientRequestId,
         },
       });
     } catch (error) {

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
 import { PROVIDER_SETTINGS } from './backends/providers.js';
 import { migrateDatabase } from './migrate.js';
-import { describeTenant, setTenant, TenantInputError } from './tenants.js';
+import { describeTenant, resealLegacySettings, setTenant, TenantInputError } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Opens the configured database (migrating it first, so the CLI works before the first start). */
@@ -13,6 +13,7 @@ async function withDatabase<T>(run: (prisma: PrismaClient) => Promise<T>): Promi
   await migrateDatabase(config);
   const prisma = await createPrisma(config);
   try {
+    if (config.gatewaySecret) await resealLegacySettings(prisma, config.gatewaySecret);
     return await run(prisma);
   } finally {
     await prisma.$disconnect();
@@ -83,6 +84,9 @@ export function buildCli(): Command {
     .option('--user-events <backend>', 'local | memobase')
     .option('--user-memories <backend>', 'local | datagrid | cortex')
     .option('--memories <backend>', 'local | mielto')
+    .option('--jwt-issuer <iss>', "the tenant's own end-user token issuer: only its tokens may name the tenant")
+    .option('--jwt-jwks-url <url>', "where that issuer's keys are (default <iss>/.well-known/jwks.json)")
+    .option('--jwt-audience <aud>', 'the audience its tokens must carry')
     .option('--json', 'print the result as JSON');
   for (const [provider, names] of Object.entries(PROVIDER_SETTINGS)) {
     for (const name of names) set.option(`--${provider}-${kebab(name)} <value>`, `${provider} ${name} for this tenant`);
@@ -102,6 +106,11 @@ export function buildCli(): Command {
         userMemories: options.userMemories as string | undefined,
         memories: options.memories as string | undefined,
         settings,
+        jwt: {
+          issuer: options.jwtIssuer as string | undefined,
+          jwksUrl: options.jwtJwksUrl as string | undefined,
+          audience: options.jwtAudience as string | undefined,
+        },
       }),
     );
     printTenant(result, Boolean(options.json));
@@ -133,6 +142,7 @@ function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: b
   console.log(`  user memories: ${tenant.routing.userMemories}`);
   console.log(`  memories:      ${tenant.routing.memories}`);
   console.log(`  settings:      ${tenant.settings.length ? tenant.settings.join(', ') : '(none)'}`);
+  console.log(`  jwt issuer:    ${tenant.jwtIssuer ?? '(gateway-wide JWT_SECRET / JWT_JWKS_URL)'}`);
   console.log(`  active keys:   ${tenant.activeKeys}`);
 }
 

@@ -71,6 +71,9 @@ const EnvSchema = z
     JWT_JWKS_URL: optionalUrl,
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
+    ALLOW_SHARED_UPSTREAM_SCOPE: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).default('false')),
+    MAX_UPSTREAM_CALLS_PER_REQUEST: positiveInt(500),
+    MAX_ENTITY_REPRESENTATIONS: positiveInt(200),
     MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(2 * 1024 * 1024)),
   })
   .superRefine((env, ctx) => {
@@ -116,6 +119,10 @@ export interface Config {
     readonly breakerCooldownMs: number;
   };
   readonly gatewaySecret?: string;
+  /** Several tenants may use one upstream scope (and then see each other's data there). */
+  readonly allowSharedUpstreamScope: boolean;
+  /** Provider calls one request may make, and `_entities` representations one request may name. */
+  readonly requestLimits: { readonly upstreamCalls: number; readonly entityRepresentations: number };
   readonly jwt?: { readonly secret?: string; readonly jwksUrl?: string; readonly issuer?: string; readonly audience?: string };
 }
 
@@ -179,6 +186,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       breakerCooldownMs: e.UPSTREAM_BREAKER_COOLDOWN_MS,
     },
     gatewaySecret: e.GATEWAY_SECRET,
+    allowSharedUpstreamScope: e.ALLOW_SHARED_UPSTREAM_SCOPE === 'true',
+    requestLimits: { upstreamCalls: e.MAX_UPSTREAM_CALLS_PER_REQUEST, entityRepresentations: e.MAX_ENTITY_REPRESENTATIONS },
     jwt:
       e.JWT_SECRET || e.JWT_JWKS_URL
         ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE }

@@ -7,7 +7,10 @@ import type { UserListLoaders } from './loaders.js';
 /** Built fresh for every request (server.ts); nothing here outlives it. */
 export interface Context {
   readonly request: Request;
+  /** The gateway's own id for the request (audit, logs, the X-Request-Id response header). */
   readonly requestId: string;
+  /** The X-Request-Id the client sent, when it was sane; kept for correlation only. */
+  readonly clientRequestId: string | null;
   readonly principal: Principal;
   readonly prisma: PrismaClient;
   /** The stores the tenant is routed to, chosen once for this request. */

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { migrateDatabase } from './migrate.js';
+import { resealLegacySettings } from './tenants.js';
 
 /** Process entry: config → migrate → createApp → listen → graceful shutdown. */
 async function main() {
@@ -24,6 +25,10 @@ async function main() {
     console.error('GATEWAY_SECRET is required: tenants have stored provider settings, which are encrypted with it.');
     await app.close();
     process.exit(1);
+  }
+  if (config.gatewaySecret) {
+    const resealed = await resealLegacySettings(app.prisma, config.gatewaySecret);
+    if (resealed > 0) logger.info({ tenants: resealed }, 'stored tenant settings re-sealed, bound to their tenant');
   }
   const http = createHttpServer(app.server);
   http.keepAliveTimeout = 65_000;

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as yogaMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { Authenticator } from './auth/principal.js';
+import type { Authenticator, Principal } from './auth/principal.js';
+import { UpstreamBudget } from './backends/budget.js';
 import type { StoreRouter } from './backends/route.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -10,9 +11,12 @@ import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSubgraphSchema } from './graphql/schema.js';
 import { createUserListLoaders } from './loaders.js';
+import { useAuthentication } from './plugins/use-authentication.js';
+import { useEntityLimit } from './plugins/use-entity-limit.js';
+import { useGraphiQLPage } from './plugins/use-graphiql-page.js';
 
 export interface ServerDeps {
-  config: Pick<Config, 'env' | 'maxBodyBytes'>;
+  config: Pick<Config, 'env' | 'maxBodyBytes' | 'requestLimits'>;
   prisma: PrismaClient;
   logger: Logger;
   authenticator: Authenticator;
@@ -24,11 +28,12 @@ export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const DEFAULT_QUERY = `# memory-gateway: one GraphQL endpoint for what the AI remembers about users.
+# The Docs panel (top left) lists every operation; reading the schema needs no key.
 #
 # 1. Create a key:   npx memory-gateway keys create --tenant acme
-# 2. Put it in the Headers tab below:  { "Authorization": "Bearer mgw_…" }
-# 3. Run this query, then re-fetch the schema (Shift-Ctrl-R) and open the Docs panel
-#    (top left) to see every operation: the schema, too, needs the key.
+# 2. In the Headers tab below, replace YOUR_API_KEY with it:
+#      { "Authorization": "Bearer mgw_..." }
+# 3. Run this query (the play button).
 
 query RecentMemories {
   memories(first: 10) {
@@ -49,7 +54,8 @@ function refusal(fetchAPI: { Response: typeof Response }, status: number, messag
 }
 
 /**
- * Request ids (taken from X-Request-Id when sane, else generated), the body size limit for
+ * Request ids (the gateway's own, always generated; the client's X-Request-Id, when sane, is
+ * kept beside it for correlation), the body size limit for
  * bodies that declare their length (bodies streamed without one are cut off by Yoga's
  * `maxRequestBodySize`), and a readable answer to POST bodies of a media type Yoga cannot parse
  * (Yoga's own is an empty 415).
@@ -57,8 +63,7 @@ function refusal(fetchAPI: { Response: typeof Response }, status: number, messag
 function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, string>): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
-      const incoming = request.headers.get('x-request-id');
-      requestIds.set(request, incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID());
+      requestIds.set(request, randomUUID());
       const length = Number(request.headers.get('content-length') ?? 0);
       if (length > maxBodyBytes) {
         endResponse(refusal(fetchAPI, 413, `Request body is ${length} bytes; the limit is ${maxBodyBytes}`));
@@ -77,6 +82,9 @@ function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, str
   };
 }
 
+/** GraphQL's validation "Did you mean …?" hints would spell out field and argument names. */
+const withoutSuggestions = (message: string) => message.replace(/\s*Did you mean [^?]*\?$/, '');
+
 /**
  * Every error a client sees carries one of the contract's codes. Errors that GraphQL and Yoga
  * raise before execution (syntax, unknown fields, wrong variable types, unreadable bodies) come
@@ -89,9 +97,10 @@ function useErrorCodes(isDev: boolean): Plugin {
     const code = error.extensions?.code;
     const needsCode = typeof code !== 'string' || !known.has(code);
     const leaksDetail = !isDev && error.extensions?.originalError !== undefined;
-    if (!needsCode && !leaksDetail) return error;
+    const suggests = withoutSuggestions(error.message) !== error.message;
+    if (!needsCode && !leaksDetail && !suggests) return error;
     const { originalError: _detail, ...extensions } = error.extensions ?? {};
-    return new GraphQLError(error.message, {
+    return new GraphQLError(withoutSuggestions(error.message), {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
@@ -120,7 +129,17 @@ function useErrorCodes(isDev: boolean): Plugin {
 export function createServer(deps: ServerDeps): GatewayServer {
   const { config, prisma, logger, authenticator, router } = deps;
   const requestIds = new WeakMap<Request, string>();
+  const principals = new WeakMap<Request, Principal>();
   const isDev = config.env === 'development';
+  const graphiql = {
+    title: 'memory-gateway',
+    defaultQuery: DEFAULT_QUERY,
+    // Header values must be ISO-8859-1: a browser refuses to send anything else, and GraphiQL
+    // then fails every request, the schema's included.
+    headers: JSON.stringify({ Authorization: 'Bearer YOUR_API_KEY' }, null, 2),
+    shouldPersistHeaders: true,
+    endpoint: '/graphql',
+  };
 
   return createYoga<Record<string, unknown>, Context>({
     // The client-facing schema plus `_service` and `_entities`, so the same endpoint serves
@@ -149,23 +168,29 @@ export function createServer(deps: ServerDeps): GatewayServer {
         return yogaMaskError(error, message, dev);
       },
     },
-    graphiql: {
-      title: 'memory-gateway',
-      defaultQuery: DEFAULT_QUERY,
-      headers: JSON.stringify({ Authorization: 'Bearer <paste your mgw_… key>' }, null, 2),
-      shouldPersistHeaders: true,
-    },
-    // GraphiQL bundled in the package: Yoga's default page loads it from a CDN, which leaves it
-    // blank on machines without internet access. Imported on first use (the bundle is large).
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    plugins: [useRequestBasics(config.maxBodyBytes, requestIds), useErrorCodes(isDev)],
+    // GraphiQL is served by useGraphiQLPage (rendered once, compressed, cached).
+    graphiql: false,
+    plugins: [
+      useGraphiQLPage('/graphql', async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiql)),
+      useRequestBasics(config.maxBodyBytes, requestIds),
+      useAuthentication(authenticator, principals),
+      useEntityLimit(config.requestLimits.entityRepresentations),
+      useErrorCodes(isDev),
+    ],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();
-      const principal = await authenticator.authenticate(request.headers.get('authorization'));
-      const stores = await router.storesFor(principal.tenantId);
+      const incoming = request.headers.get('x-request-id');
+      const clientRequestId = incoming && REQUEST_ID.test(incoming) ? incoming : null;
+      const principal = principals.get(request);
+      if (!principal) {
+        // Introspection-only documents run without a principal; nothing they resolve reads it.
+        return anonymousContext({ request, requestId, clientRequestId, prisma, logger: logger.child({ requestId }) });
+      }
+      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls));
       return {
         request,
         requestId,
+        clientRequestId,
         principal,
         prisma,
         stores,
@@ -174,5 +199,17 @@ export function createServer(deps: ServerDeps): GatewayServer {
         logger: logger.child({ requestId, tenant: principal.tenantId }),
       };
     },
+  });
+}
+
+/** The context of an unauthenticated introspection request: anything tenant-bound refuses. */
+function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger'>): Context {
+  const refuse = (): never => {
+    throw new AppError('UNAUTHENTICATED', 'Missing Authorization header: send "Authorization: Bearer <token>"');
+  };
+  return Object.defineProperties({ ...base, signal: base.request.signal } as Context, {
+    principal: { get: refuse },
+    stores: { get: refuse },
+    loaders: { get: refuse },
   });
 }

@@ -2,7 +2,7 @@ import { TENANT_ID_PATTERN } from './auth/api-keys.js';
 import { PROVIDER_SETTINGS } from './backends/providers.js';
 import { MEMORY_BACKENDS, USER_EVENT_BACKENDS, USER_MEMORY_BACKENDS, type Config } from './config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
-import { open, seal } from './secrets.js';
+import { isLegacySealed, open, resealLegacy, seal } from './secrets.js';
 
 export interface TenantChanges {
   userEvents?: string;
@@ -10,6 +10,8 @@ export interface TenantChanges {
   memories?: string;
   /** `<provider>.<name>` → value; an empty string removes the setting. */
   settings?: Record<string, string>;
+  /** The tenant's own end-user token issuer; empty strings remove them. */
+  jwt?: { issuer?: string; jwksUrl?: string; audience?: string };
 }
 
 export class TenantInputError extends Error {}
@@ -41,7 +43,19 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
     if (name === 'cortex.paths' && value && value !== 'user_memory' && value !== 'memories') {
       problems.push('cortex.paths must be user_memory or memories');
     }
+    if (/[\u0000-\u001f\u007f]/.test(value)) problems.push(`${name} must not contain control characters`);
   }
+  const jwt = changes.jwt ?? {};
+  if (jwt.jwksUrl && !/^https?:\/\//.test(jwt.jwksUrl)) problems.push('jwt-jwks-url must be an http(s) URL');
+  if ((jwt.jwksUrl || jwt.audience) && !jwt.issuer && jwt.issuer !== '') {
+    const current = await prisma.tenant.findUnique({ where: { id }, select: { jwtIssuer: true } }).catch(() => null);
+    if (!current?.jwtIssuer) problems.push('jwt-jwks-url and jwt-audience need --jwt-issuer');
+  }
+  const jwtColumns: Record<string, string | null> = {};
+  if (jwt.issuer !== undefined) jwtColumns.jwtIssuer = jwt.issuer || null;
+  if (jwt.jwksUrl !== undefined) jwtColumns.jwtJwksUrl = jwt.jwksUrl || null;
+  if (jwt.audience !== undefined) jwtColumns.jwtAudience = jwt.audience || null;
+  if (jwt.issuer === '') Object.assign(jwtColumns, { jwtJwksUrl: null, jwtAudience: null });
   const touchesSettings = Object.keys(changes.settings ?? {}).length > 0;
   if (touchesSettings && !config.gatewaySecret) problems.push('GATEWAY_SECRET must be set to store provider settings (they are stored encrypted)');
   if (problems.length) throw new TenantInputError(problems.join('\n'));
@@ -50,17 +64,17 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
   let sealedSettings = existing?.sealedSettings ?? null;
   if (touchesSettings) {
     const secret = config.gatewaySecret!;
-    const current = sealedSettings ? open(secret, sealedSettings) : {};
+    const current = sealedSettings ? openStored(secret, id, sealedSettings) : {};
     for (const [name, value] of Object.entries(changes.settings!)) {
       if (value === '') delete current[name];
       else current[name] = value;
     }
-    sealedSettings = Object.keys(current).length ? seal(secret, current) : null;
+    sealedSettings = Object.keys(current).length ? seal(secret, id, current) : null;
   }
   await prisma.tenant.upsert({
     where: { id },
-    create: { id, ...routing, sealedSettings },
-    update: { ...routing, sealedSettings },
+    create: { id, ...routing, ...jwtColumns, sealedSettings },
+    update: { ...routing, ...jwtColumns, sealedSettings },
   });
   return describeTenant(prisma, config, id);
 }
@@ -71,7 +85,7 @@ export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 
   if (!tenant) return null;
   let settingNames: string[] = [];
   if (tenant.sealedSettings) {
-    settingNames = config.gatewaySecret ? Object.keys(open(config.gatewaySecret, tenant.sealedSettings)).sort() : ['(sealed; set GATEWAY_SECRET to list)'];
+    settingNames = config.gatewaySecret ? Object.keys(openStored(config.gatewaySecret, tenant.id, tenant.sealedSettings)).sort() : ['(sealed; set GATEWAY_SECRET to list)'];
   }
   return {
     id: tenant.id,
@@ -81,6 +95,28 @@ export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 
       memories: tenant.memoriesBackend ?? '(default)',
     },
     settings: settingNames,
+    jwtIssuer: tenant.jwtIssuer,
     activeKeys: tenant.apiKeys.length,
   };
+}
+
+/** Opens a stored value, old (unbound) format included: it is read from this tenant's own row. */
+function openStored(secret: string, tenantId: string, sealed: string): Record<string, string> {
+  return open(secret, tenantId, isLegacySealed(sealed) ? resealLegacy(secret, tenantId, sealed) : sealed);
+}
+
+/**
+ * Re-seals settings stored in the old format, which was not bound to its tenant, so each row
+ * opens only for its own tenant from now on. Run at start-up (and by the CLI); returns how many
+ * rows it changed.
+ */
+export async function resealLegacySettings(prisma: PrismaClient, secret: string): Promise<number> {
+  const rows = await prisma.tenant.findMany({ where: { sealedSettings: { startsWith: 'v1.' } }, select: { id: true, sealedSettings: true } });
+  for (const row of rows) {
+    await prisma.tenant.updateMany({
+      where: { id: row.id, sealedSettings: row.sealedSettings },
+      data: { sealedSettings: resealLegacy(secret, row.id, row.sealedSettings!) },
+    });
+  }
+  return rows.length;
 }

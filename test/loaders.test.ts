@@ -5,6 +5,7 @@ import { localUserEventStore } from '../src/backends/local/user-events.js';
 import { localUserMemoryStore } from '../src/backends/local/user-memories.js';
 import type { Connection, MemoryStore, Stores, UserEventStore, UserMemoryStore } from '../src/backends/types.js';
 import { UpstreamPool } from '../src/backends/http.js';
+import { UpstreamBudget } from '../src/backends/budget.js';
 import { providerFactories } from '../src/backends/providers.js';
 import { notFound } from '../src/errors.js';
 import { createUserListLoaders, mapBounded } from '../src/loaders.js';
@@ -179,7 +180,12 @@ describe('user list loaders on a provider (Mielto, through its fake over HTTP)',
     try {
       const distinct = Array.from({ length: 12 }, (_, i) => `user-${i}`);
       for (const userId of distinct) fake.seedMemory(apiKey, { user_id: userId, memory: `about ${userId}` });
-      const memories = providerFactories(gateway.config, pool).memories!.mielto!({ tenantId: 'tenant-a', settings: { 'mielto.apiKey': apiKey } });
+      const memories = providerFactories(gateway.config, pool).memories!.mielto!({
+        tenantId: 'tenant-a',
+        settings: { 'mielto.apiKey': apiKey },
+        claim: async () => undefined,
+        budget: new UpstreamBudget(1000),
+      });
       const loaders = createUserListLoaders({ memories, userEvents: unusedStore<UserEventStore>(), userMemories: unusedStore<UserMemoryStore>() }, {});
       fake.requests.length = 0;
 

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { Config } from '../config.js';
 import { unauthenticated } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -16,11 +16,27 @@ export interface Authenticator {
   authenticate(authorization: string | null): Promise<Principal>;
 }
 
+/** Where a tenant's own issuer publishes its keys when the tenant names no JWKS URL. */
+export const defaultJwksUrl = (issuer: string) => `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
+
+/**
+ * End-user JWTs must carry `exp`, `sub` and a `tenant` that exists. A tenant with its own issuer
+ * (`tenants set --jwt-issuer`) accepts only that issuer's tokens, verified with its keys; the
+ * gateway-wide JWT_SECRET / JWT_JWKS_URL tokens cannot name it.
+ */
 export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaClient): Authenticator {
   const jwt = config.jwt;
-  let jwtKey: Uint8Array | JWTVerifyGetKey | undefined;
-  if (jwt?.secret) jwtKey = new TextEncoder().encode(jwt.secret);
-  else if (jwt?.jwksUrl) jwtKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
+  let globalKey: Uint8Array | JWTVerifyGetKey | undefined;
+  if (jwt?.secret) globalKey = new TextEncoder().encode(jwt.secret);
+  else if (jwt?.jwksUrl) globalKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
+  // One key set per URL for the life of the server: jose caches and refreshes the keys itself.
+  const tenantKeySets = new Map<string, JWTVerifyGetKey>();
+  const keySet = (url: string) => {
+    let keys = tenantKeySets.get(url);
+    if (!keys) tenantKeySets.set(url, (keys = createRemoteJWKSet(new URL(url))));
+    return keys;
+  };
+  const invalid = () => unauthenticated('Invalid or expired token');
 
   return {
     async authenticate(authorization) {
@@ -35,20 +51,37 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
         return { kind: 'tenant-key', tenantId: key.tenantId, keyId: key.keyId };
       }
 
-      if (!jwtKey) throw unauthenticated('Invalid API key');
+      let claimed: JWTPayload;
       try {
-        const { payload } = await jwtVerify(token, jwtKey as Uint8Array, {
-          issuer: jwt?.issuer,
-          audience: jwt?.audience,
-          algorithms: jwt?.secret ? ['HS256', 'HS384', 'HS512'] : undefined,
-        });
-        const tenant = payload.tenant;
-        if (typeof payload.sub !== 'string' || !payload.sub || typeof tenant !== 'string' || !tenant) {
-          throw new Error('claims');
-        }
-        return { kind: 'end-user', tenantId: tenant, userId: payload.sub };
+        claimed = decodeJwt(token);
       } catch {
-        throw unauthenticated('Invalid or expired token');
+        throw unauthenticated('Invalid API key or token');
+      }
+      const tenantId = claimed.tenant;
+      if (typeof tenantId !== 'string' || !tenantId) throw invalid();
+      if (claimed.exp === undefined) throw unauthenticated('Token must carry an exp (expiry) claim');
+      const tenant = await prisma.tenant.findUnique({
+        where: { id: tenantId },
+        select: { jwtIssuer: true, jwtJwksUrl: true, jwtAudience: true },
+      });
+      if (!tenant) throw invalid();
+
+      let key: Uint8Array | JWTVerifyGetKey;
+      let options: JWTVerifyOptions;
+      if (tenant.jwtIssuer) {
+        key = keySet(tenant.jwtJwksUrl ?? defaultJwksUrl(tenant.jwtIssuer));
+        options = { issuer: tenant.jwtIssuer, audience: tenant.jwtAudience ?? undefined };
+      } else {
+        if (!globalKey) throw invalid();
+        key = globalKey;
+        options = { issuer: jwt?.issuer, audience: jwt?.audience, algorithms: jwt?.secret ? ['HS256', 'HS384', 'HS512'] : undefined };
+      }
+      try {
+        const { payload } = await jwtVerify(token, key as Uint8Array, { ...options, requiredClaims: ['exp', 'sub'] });
+        if (typeof payload.sub !== 'string' || !payload.sub || payload.tenant !== tenantId) throw new Error('claims');
+        return { kind: 'end-user', tenantId, userId: payload.sub };
+      } catch {
+        throw invalid();
       }
     },
   };

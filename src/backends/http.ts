@@ -77,13 +77,27 @@ export interface UpstreamClient {
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-/** Connection-level failures: the provider could not be reached or hung up. */
+/**
+ * Connection-level failures: the provider could not be reached or hung up. Errors the client
+ * raises before sending (an invalid header value, a bad argument) are not: nothing reached the
+ * provider, so they must not count against it.
+ */
 function isConnectionError(error: unknown): boolean {
-  if (error instanceof undiciErrors.UndiciError) {
-    return !(error instanceof undiciErrors.RequestAbortedError) && !(error instanceof undiciErrors.ResponseExceededMaxSizeError);
+  if (
+    error instanceof undiciErrors.SocketError ||
+    error instanceof undiciErrors.ConnectTimeoutError ||
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ClientClosedError ||
+    error instanceof undiciErrors.ClientDestroyedError ||
+    error instanceof undiciErrors.HTTPParserError ||
+    error instanceof undiciErrors.ResponseContentLengthMismatchError
+  ) {
+    return true;
   }
+  if (error instanceof undiciErrors.UndiciError) return false;
   const code = (error as { code?: string } | null)?.code;
-  return typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|UND_ERR_)/.test(code);
+  return typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code);
 }
 
 /** A refused connection never reached the provider, so even a POST may be repeated. */
@@ -147,7 +161,8 @@ interface Breaker {
 
 /**
  * Shared by every request of a server: pooled keep-alive connections and one circuit breaker per
- * provider and credential, so one tenant's bad key cannot open the circuit for everyone.
+ * tenant and upstream scope, so one tenant (or one bad scope) cannot open the circuit for anyone
+ * else.
  */
 export class UpstreamPool {
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 64 });
@@ -158,8 +173,12 @@ export class UpstreamPool {
     private readonly logger: Logger,
   ) {}
 
-  client(connection: UpstreamConnection): UpstreamClient {
-    const breaker = this.breakerFor(connection);
+  /**
+   * A client for one connection. `breakerScope` names whose failures open its circuit (route
+   * passes tenant + scope); by default the URL and credential.
+   */
+  client(connection: UpstreamConnection, breakerScope?: string): UpstreamClient {
+    const breaker = this.breakerFor(connection, breakerScope);
     return { provider: connection.provider, request: (req) => this.call(connection, breaker, req) };
   }
 
@@ -167,9 +186,9 @@ export class UpstreamPool {
     await this.agent.close();
   }
 
-  private breakerFor(connection: UpstreamConnection): Breaker {
-    const credential = createHash('sha256').update(JSON.stringify([connection.baseUrl, connection.headers])).digest('hex').slice(0, 16);
-    const key = `${connection.provider}:${credential}`;
+  private breakerFor(connection: UpstreamConnection, breakerScope?: string): Breaker {
+    const scope = breakerScope ?? JSON.stringify([connection.baseUrl, connection.headers]);
+    const key = `${connection.provider}:${createHash('sha256').update(scope).digest('hex').slice(0, 16)}`;
     let breaker = this.breakers.get(key);
     if (!breaker) {
       const policy = circuitBreaker(handleWhen(countsAgainstProvider), {

@@ -1,58 +1,166 @@
+import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { AppError, forbidden } from '../errors.js';
 import { cortexUserMemoryStore } from './cortex/store.js';
 import { datagridUserMemoryStore } from './datagrid/store.js';
-import { dedupePerRequest, type ProviderName, type UpstreamConnection, type UpstreamPool } from './http.js';
+import { dedupePerRequest, type ProviderName, type UpstreamClient, type UpstreamConnection, type UpstreamPool } from './http.js';
 import { memobaseUserEventStore } from './memobase/store.js';
 import { mieltoMemoryStore } from './mielto/store.js';
 import type { ProviderFactories, StoreFactoryInput } from './route.js';
 
 /**
  * Per-tenant settings a provider accepts (`tenants set --<provider>-<name>`), stored sealed as
- * `<provider>.<name>`. A tenant's setting wins over the environment default.
+ * `<provider>.<name>`.
  */
 export const PROVIDER_SETTINGS = {
   memobase: ['url', 'apiKey'],
   datagrid: ['url', 'apiKey', 'teamspace'],
   cortex: ['url', 'apiKey', 'tenantId', 'paths'],
-  mielto: ['url', 'apiKey', 'workspaceId'],
+  mielto: ['url', 'apiKey', 'workspaceId', 'workspaces'],
 } as const satisfies Record<ProviderName, readonly string[]>;
+
+/** The setting that names each provider's own partition, where it has one. */
+const PARTITION: Partial<Record<ProviderName, { setting: string; label: string; flag: string }>> = {
+  datagrid: { setting: 'teamspace', label: 'teamspace', flag: '--datagrid-teamspace' },
+  cortex: { setting: 'tenantId', label: 'tenant', flag: '--cortex-tenant-id' },
+  mielto: { setting: 'workspaceId', label: 'workspace', flag: '--mielto-workspace-id' },
+};
 
 type Settings = Record<string, string>;
 
-function setting(settings: Settings, provider: ProviderName, name: string, fallback?: string): string | undefined {
-  return settings[`${provider}.${name}`] ?? fallback;
+/**
+ * Everything that decides whose data a call reaches: one provider, one URL, one partition (or,
+ * where the provider derives the partition from the credential, that credential: a Memobase
+ * project is its token's). Two tenants
+ * resolving to the same scope would see each other's data, so a scope is claimed by the first
+ * tenant that uses it (route.ts).
+ */
+export interface UpstreamScope {
+  provider: ProviderName;
+  /** Stable identity of the scope; holds a credential only as a hash. */
+  identity: string;
+  /** What it is, for operators and error messages: URL and partition, never a credential. */
+  description: string;
 }
+
+/** A provider as one tenant reaches it: the connection and the scope it addresses. */
+export interface ResolvedUpstream {
+  connection: UpstreamConnection;
+  scope: UpstreamScope;
+  /** The provider's partition the calls address (teamspace, Cortex tenant, workspace), if named. */
+  partition?: string;
+  /** Where the settings came from: the tenant's own, or the gateway's environment. */
+  source: 'tenant' | 'environment';
+}
+
+const fingerprint = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
 
 function notConfigured(provider: ProviderName, what: string): AppError {
   return new AppError('UPSTREAM_UNAVAILABLE', `${provider} is not configured for this tenant (${what} missing)`, { provider });
 }
 
-function bearer(provider: ProviderName, apiKey: string | undefined): Record<string, string> {
-  if (!apiKey) throw notConfigured(provider, 'API key');
-  return { authorization: `Bearer ${apiKey}` };
+const normalizeUrl = (url: string) => url.replace(/\/+$/, '');
+
+/**
+ * Where, as whom and in which partition a tenant calls a provider. The environment's settings
+ * are one unit: its credential goes only to its URL, and its partition is a default only for
+ * callers of that credential. A tenant that sets its own URL must set its own key; a tenant that
+ * sets its own key gets no partition from the environment (the environment's partition belongs
+ * to the environment's account).
+ */
+export function resolveUpstream(
+  config: Pick<Config, 'providers'>,
+  provider: ProviderName,
+  settings: Settings,
+  partitionOverride?: string,
+): ResolvedUpstream {
+  const env = config.providers[provider] as { url?: string; apiKey?: string } & Record<string, unknown>;
+  const own = (name: string) => settings[`${provider}.${name}`];
+  const ownUrl = own('url');
+  const ownKey = own('apiKey');
+  const url = ownUrl ?? env.url;
+  if (!url) throw notConfigured(provider, 'URL');
+  const apiKey = ownKey ?? (ownUrl ? undefined : env.apiKey);
+  if (!apiKey) throw notConfigured(provider, ownUrl && env.apiKey ? 'an API key of its own for its own URL' : 'API key');
+
+  const partitionOf = PARTITION[provider];
+  let partition: string | undefined;
+  if (partitionOf) {
+    const envPartition = env[partitionOf.setting] as string | undefined;
+    partition = partitionOverride ?? own(partitionOf.setting) ?? (ownKey || ownUrl ? undefined : envPartition);
+  }
+
+  // Memobase and Mielto paths live under /api/v1 of the configured project/host URL.
+  const base = normalizeUrl(url);
+  const baseUrl = provider === 'memobase' || provider === 'mielto' ? `${base}/api/v1` : base;
+  const headers: Record<string, string> = { authorization: `Bearer ${apiKey}` };
+  if (provider === 'datagrid' && partition) headers['datagrid-teamspace'] = partition;
+  if (provider === 'mielto' && partition) headers['x-workspace-id'] = partition;
+
+  // Where the provider derives the partition from the credential (a Memobase project token, or
+  // a key whose default teamspace/workspace is used), the credential's account is the scope.
+  const identity = JSON.stringify([provider, base.toLowerCase(), partition ? `p:${partition}` : `k:${fingerprint(apiKey)}`]);
+  const description = partition
+    ? `${provider} ${partitionOf!.label} ${partition} at ${base}`
+    : provider === 'memobase'
+      ? `the memobase project of this API key at ${base}`
+      : `${provider} at ${base} (the API key's default partition)`;
+
+  return {
+    connection: { provider, baseUrl, headers, timeoutMs: (config.providers[provider] as { timeoutMs: number }).timeoutMs },
+    scope: { provider, identity, description },
+    partition,
+    source: ownUrl || ownKey || (partitionOf && own(partitionOf.setting)) ? 'tenant' : 'environment',
+  };
 }
 
-/** Where and how each provider is called for a tenant, from its settings and the environment. */
-export function connectionFor(config: Pick<Config, 'providers'>, provider: ProviderName, settings: Settings): UpstreamConnection {
-  const env = config.providers[provider];
-  const url = setting(settings, provider, 'url', env.url);
-  if (!url) throw notConfigured(provider, 'URL');
-  const apiKey = setting(settings, provider, 'apiKey', env.apiKey);
-  // Memobase and Mielto paths live under /api/v1 of the configured project/host URL.
-  const baseUrl = provider === 'memobase' || provider === 'mielto' ? `${url.replace(/\/+$/, '')}/api/v1` : url;
-  const headers = bearer(provider, apiKey);
-  if (provider === 'datagrid') {
-    const teamspace = setting(settings, provider, 'teamspace', config.providers.datagrid.teamspace);
-    if (teamspace) headers['datagrid-teamspace'] = teamspace;
-  }
-  return { provider, baseUrl, headers, timeoutMs: env.timeoutMs };
+/** How to give a tenant its own scope at a provider, for the message that refuses a shared one. */
+export function ownScopeHint(provider: ProviderName, tenantId: string): string {
+  const partition = PARTITION[provider];
+  const key = `--${provider}-api-key <key>`;
+  const fix = partition ? `${partition.flag} <its own ${partition.label} id> or ${key}` : key;
+  return `npx memory-gateway tenants set ${tenantId} ${fix}`;
+}
+
+/** The Mielto workspaces a tenant may name: its configured one plus `mielto.workspaces`. */
+export function mieltoWorkspaces(config: Pick<Config, 'providers'>, settings: Settings): { fallback?: string; allowed: Set<string> } {
+  const own = settings['mielto.workspaceId'];
+  const ownAccount = Boolean(settings['mielto.apiKey'] || settings['mielto.url']);
+  const fallback = own ?? (ownAccount ? undefined : config.providers.mielto.workspaceId);
+  const listed = (settings['mielto.workspaces'] ?? '')
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+  return { fallback, allowed: new Set([...(fallback ? [fallback] : []), ...listed]) };
+}
+
+/**
+ * Builds the upstream client for one scope of one tenant in one request: the scope must be this
+ * tenant's (claimed), each call counts against the request's budget, and identical calls within
+ * the request go out once.
+ */
+export type ScopedClientFactory = (input: StoreFactoryInput, upstream: ResolvedUpstream) => UpstreamClient;
+
+export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
+  return (input, upstream) => {
+    const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`);
+    let claimed: Promise<void> | undefined;
+    return dedupePerRequest({
+      provider: client.provider,
+      async request(req) {
+        await (claimed ??= input.claim(upstream.scope));
+        input.budget.spend(upstream.scope.provider);
+        return client.request(req);
+      },
+    });
+  };
 }
 
 /** The provider adapters, wired to the shared upstream pool. */
 export function providerFactories(config: Pick<Config, 'providers'>, pool: UpstreamPool): ProviderFactories {
-  const client = (provider: ProviderName, input: StoreFactoryInput) =>
-    dedupePerRequest(pool.client(connectionFor(config, provider, input.settings)));
+  const scoped = scopedClients(pool);
+  const client = (provider: ProviderName, input: StoreFactoryInput, partition?: string) =>
+    scoped(input, resolveUpstream(config, provider, input.settings, partition));
   return {
     userEvents: {
       memobase: (input) => memobaseUserEventStore(client('memobase', input)),
@@ -60,17 +168,28 @@ export function providerFactories(config: Pick<Config, 'providers'>, pool: Upstr
     userMemories: {
       datagrid: (input) => datagridUserMemoryStore(client('datagrid', input)),
       cortex: (input) => {
-        const tenantId = setting(input.settings, 'cortex', 'tenantId', config.providers.cortex.tenantId);
+        const upstream = resolveUpstream(config, 'cortex', input.settings);
+        const tenantId = upstream.partition;
         if (!tenantId) throw notConfigured('cortex', 'tenant id');
-        const paths = setting(input.settings, 'cortex', 'paths', config.providers.cortex.paths) as 'user_memory' | 'memories';
-        return cortexUserMemoryStore(client('cortex', input), { tenantId, paths });
+        const paths = (input.settings['cortex.paths'] ?? config.providers.cortex.paths) as 'user_memory' | 'memories';
+        return cortexUserMemoryStore(scoped(input, upstream), { tenantId, paths });
       },
     },
     memories: {
-      mielto: (input) =>
-        mieltoMemoryStore(client('mielto', input), {
-          workspaceId: setting(input.settings, 'mielto', 'workspaceId', config.providers.mielto.workspaceId),
-        }),
+      mielto: (input) => {
+        const { fallback, allowed } = mieltoWorkspaces(config, input.settings);
+        const clients = new Map<string, UpstreamClient>();
+        return mieltoMemoryStore((workspaceId) => {
+          const ws = workspaceId ?? fallback;
+          if (workspaceId != null && !allowed.has(workspaceId)) {
+            throw forbidden(`Workspace ${workspaceId} is not one of this tenant's Mielto workspaces`);
+          }
+          const key = ws ?? '';
+          let c = clients.get(key);
+          if (!c) clients.set(key, (c = client('mielto', input, ws)));
+          return c;
+        });
+      },
     },
   };
 }

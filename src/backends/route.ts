@@ -1,8 +1,11 @@
 import type { Config, MemoryBackendName, UserEventBackendName, UserMemoryBackendName } from '../config.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { UpstreamBudget } from './budget.js';
+import type { ScopeClaims } from './claims.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
 import { localUserMemoryStore } from './local/user-memories.js';
+import type { UpstreamScope } from './providers.js';
 import type { MemoryStore, Stores, UserEventStore, UserMemoryStore } from './types.js';
 
 /** Which backend serves each family for one tenant. */
@@ -17,6 +20,10 @@ export interface StoreFactoryInput {
   tenantId: string;
   /** Decrypted per-tenant settings (credentials, ids); empty when the tenant has none. */
   settings: Record<string, string>;
+  /** Resolves when the tenant may call into the scope (the first tenant to use a scope claims it). */
+  claim(scope: UpstreamScope): Promise<void>;
+  /** The request's budget of upstream calls. */
+  budget: UpstreamBudget;
 }
 
 /**
@@ -30,8 +37,8 @@ export interface ProviderFactories {
 }
 
 export interface StoreRouter {
-  /** Picks the stores for a tenant; called once per request. */
-  storesFor(tenantId: string): Promise<Stores>;
+  /** Picks the stores for a tenant; called once per request, with that request's call budget. */
+  storesFor(tenantId: string, budget: UpstreamBudget): Promise<Stores>;
 }
 
 export interface StoreRouterDeps {
@@ -39,12 +46,13 @@ export interface StoreRouterDeps {
   prisma: PrismaClient;
   providers?: ProviderFactories;
   /** Opens a tenant's sealed settings (needs GATEWAY_SECRET). */
-  openSettings?: (sealed: string) => Record<string, string>;
+  openSettings?: (tenantId: string, sealed: string) => Record<string, string>;
+  claims: ScopeClaims;
 }
 
-export function createStoreRouter({ config, prisma, providers = {}, openSettings }: StoreRouterDeps): StoreRouter {
+export function createStoreRouter({ config, prisma, providers = {}, openSettings, claims }: StoreRouterDeps): StoreRouter {
   return {
-    async storesFor(tenantId) {
+    async storesFor(tenantId, budget) {
       const tenant = await prisma.tenant.findUnique({
         where: { id: tenantId },
         select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
@@ -58,11 +66,13 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
       let settings: Record<string, string> | undefined;
       const input: StoreFactoryInput = {
         tenantId,
+        budget,
+        claim: (scope) => claims.claim(tenantId, scope),
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {
           if (!sealed) return {};
           if (!openSettings) throw new Error('tenant settings are stored but GATEWAY_SECRET is not set');
-          return (settings ??= openSettings(sealed));
+          return (settings ??= openSettings(tenantId, sealed));
         },
       };
       const pick = <S>(name: string, local: () => S, factories?: Partial<Record<string, (i: StoreFactoryInput) => S>>) => {

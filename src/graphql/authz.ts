@@ -15,6 +15,17 @@ export function actingUser(ctx: Context, requested: string | null | undefined): 
   return principal.userId;
 }
 
+/**
+ * The sub-tenant an operation names. Sub-tenants live inside the tenant's own partition (Cortex
+ * keeps one per end user, named by the user id), so a tenant key may name any; an end user only
+ * their own.
+ */
+export function actingSubTenant(ctx: Context, requested: string | null): string | null {
+  const principal = ctx.principal;
+  if (requested == null || principal.kind === 'tenant-key' || requested === principal.userId) return requested;
+  throw forbidden('An end-user token may only name its own sub-tenant');
+}
+
 export function requireTenantKey(ctx: Context, what: string): void {
   if (ctx.principal.kind !== 'tenant-key') throw forbidden(`${what} needs a tenant API key`);
 }

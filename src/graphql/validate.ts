@@ -41,6 +41,12 @@ export function cursorArg(after: string | null | undefined): string | null {
 }
 
 export const shortText = z.string().trim().min(1, 'must not be empty').max(LIMITS.shortText, `must be at most ${LIMITS.shortText} characters`);
+/**
+ * Ids and scope names end up in upstream paths, query strings and headers: control characters
+ * have no place there (a CR/LF in a header value is refused by the HTTP client, and must never
+ * reach it).
+ */
+export const idText = shortText.regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
 export const longText = z.string().min(1, 'must not be empty').max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`);
 export const optionalLongText = z.string().max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`).nullish();
 export const shortList = <T extends z.ZodType>(item: T) =>
@@ -58,9 +64,9 @@ export function parseInput<T extends z.ZodType>(schema: T, value: unknown, field
 /** A single optional id-like string argument (user ids, workspace ids, sub-tenant ids). */
 export function optionalId(field: string, value: string | null | undefined): string | null {
   if (value == null) return null;
-  return parseInput(shortText, value, field);
+  return parseInput(idText, value, field);
 }
 
 export function requiredId(field: string, value: string): string {
-  return parseInput(shortText, value, field);
+  return parseInput(idText, value, field);
 }

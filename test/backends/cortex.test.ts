@@ -345,7 +345,9 @@ describe('cortex filters, cursors and scopes', () => {
     expect(errorOf(await s.del(shared, null, alice)).extensions?.code).toBe('NOT_FOUND');
     expect(s.calls().at(-1)!.query).toEqual({ tenant_id: CORTEX_TENANTS[0], memory_id: shared, sub_tenant_id: 'alice' });
     const before = s.fake.requests.length;
-    expect(errorOf(await s.del(bobs, 'bob', alice)).extensions?.code).toBe('NOT_FOUND');
+    // Naming another user's sub-tenant is refused outright, before any call.
+    expect(errorOf(await s.del(bobs, 'bob', alice)).extensions?.code).toBe('FORBIDDEN');
+    expect(errorOf(await s.list({ subTenantId: 'bob' }, alice)).extensions?.code).toBe('FORBIDDEN');
     expect(s.fake.requests).toHaveLength(before);
     expect((dataOf(await s.del(own, null, alice)) as any).deleteUserMemory.deleted).toBe(true);
     expect(ids(await s.list({ subTenantId: 'bob' }))).toEqual([bobs]);

@@ -66,19 +66,29 @@ afterEach(async () => {
 });
 
 /** A gateway whose two tenants use Datagrid with their own API keys and teamspaces. */
-async function start(env: Record<string, string> = {}, fakeOptions: Partial<DatagridFakeOptions> = {}, withTeamspace = true) {
+/**
+ * `own`: each tenant has its own key and teamspace; `key-only`: its own key, no teamspace;
+ * `environment`: the first tenant runs on DATAGRID_URL/DATAGRID_API_KEY with no settings.
+ */
+type Credentials = 'own' | 'key-only' | 'environment';
+
+async function start(env: Record<string, string> = {}, fakeOptions: Partial<DatagridFakeOptions> = {}, credentials: Credentials = 'own') {
   fake = await new DatagridVariants({ apiKeys: [...API_KEYS], ...fakeOptions }).listen();
+  const fromEnvironment: Record<string, string> = credentials === 'environment' ? { DATAGRID_URL: fake.url, DATAGRID_API_KEY: API_KEYS[0] } : {};
   h = await providerHarness<UserMemorySeed>({
     backend: 'DATAGRID',
     canCreate: true,
-    env: { UPSTREAM_MAX_RETRIES: '2', UPSTREAM_RETRY_BUDGET_MS: '5000', UPSTREAM_MAX_RETRY_AFTER_MS: '2000', JWT_SECRET, ...env },
+    env: { UPSTREAM_MAX_RETRIES: '2', UPSTREAM_RETRY_BUDGET_MS: '5000', UPSTREAM_MAX_RETRY_AFTER_MS: '2000', JWT_SECRET, ...fromEnvironment, ...env },
     tenant: (index) => ({
       userMemories: 'datagrid',
-      settings: {
-        'datagrid.url': fake.url,
-        'datagrid.apiKey': API_KEYS[index],
-        ...(withTeamspace && { 'datagrid.teamspace': TEAMSPACES[index] }),
-      },
+      settings:
+        credentials === 'environment' && index === 0
+          ? {}
+          : {
+              'datagrid.url': fake.url,
+              'datagrid.apiKey': API_KEYS[index],
+              ...(credentials === 'own' && { 'datagrid.teamspace': TEAMSPACES[index] }),
+            },
     }),
     seed: async (index, { content, userId, agentId }) =>
       fake.seedMemory(API_KEYS[index], { memory: content, user_id: userId, agent_id: agentId, teamspace: TEAMSPACES[index] }),
@@ -176,14 +186,16 @@ describe('datagrid: the requests the gateway sends', () => {
     expect(windows()).toEqual(['0+100', '99+100']);
   });
 
-  it('sends DATAGRID_TEAMSPACE when the tenant has no teamspace of its own, and none when neither is set', async () => {
-    await start({ DATAGRID_TEAMSPACE: 'ts-env' }, {}, false);
+  it("sends DATAGRID_TEAMSPACE with the environment's key only, and no teamspace for a tenant key without one", async () => {
+    await start({ DATAGRID_TEAMSPACE: 'ts-env' }, {}, 'environment');
     fake.seedMemory(API_KEYS[0], { memory: 'in env teamspace', teamspace: 'ts-env' });
     expect((await list({ first: 5 })).edges.map((e) => e.node.content)).toEqual(['in env teamspace']);
     expect(fake.requests[0]!.headers['datagrid-teamspace']).toBe('ts-env');
     await h!.close();
 
-    await start({}, {}, false);
+    // The environment's teamspace belongs to the environment's account: a tenant with its own
+    // key is not sent it.
+    await start({ DATAGRID_TEAMSPACE: 'ts-env' }, {}, 'key-only');
     fake.seedMemory(API_KEYS[0], { memory: 'default space' });
     expect((await list({ first: 5 })).edges.map((e) => e.node.content)).toEqual(['default space']);
     expect(fake.requests[0]!.headers).not.toHaveProperty('datagrid-teamspace');

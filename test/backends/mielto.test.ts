@@ -113,21 +113,49 @@ describe('mielto adapter: what the gateway sends', () => {
     expect(s.lines()).toEqual(['GET /api/v1/memories?limit=5&sort_by=created_at&sort_order=desc']);
   });
 
-  it('sends X-Workspace-Id from the argument, else the tenant setting', async () => {
-    const s = await setup({ settingsA: { 'mielto.workspaceId': 'ws-default' } });
+  it("sends X-Workspace-Id from the argument when it names one of the tenant's workspaces, else the tenant setting", async () => {
+    const s = await setup({ settingsA: { 'mielto.workspaceId': 'ws-default', 'mielto.workspaces': 'ws-other' } });
     const [inDefault] = s.seed(1, { workspaceId: 'ws-default' });
     const [inOther] = s.seed(1, { workspaceId: 'ws-other' });
     expect(ids(await s.list())).toEqual([inDefault]);
     expect(ids(await s.list({ workspaceId: 'ws-other' }))).toEqual([inOther]);
     dataOf(await s.del(inOther!, { workspaceId: 'ws-other' }));
     dataOf(await s.gateway.execute(CREATE, { input: { userId: s.user, memory: 'm' } }, { token: s.tokenA }));
-    expect(s.fake.requests.map((r) => r.headers['x-workspace-id'])).toEqual(['ws-default', 'ws-other', 'ws-other', 'ws-default']);
+    // The delete reads the memory first (the owner check), then deletes it.
+    expect(s.fake.requests.map((r) => r.headers['x-workspace-id'])).toEqual(['ws-default', 'ws-other', 'ws-other', 'ws-other', 'ws-default']);
   });
 
-  it('sends X-Workspace-Id from MIELTO_WORKSPACE_ID when the tenant has none', async () => {
-    const s = await setup({ env: { MIELTO_WORKSPACE_ID: 'ws-env' } });
-    await s.list();
-    expect(s.fake.requests[0]!.headers['x-workspace-id']).toBe('ws-env');
+  it('refuses a workspace the tenant does not list with FORBIDDEN, before any call', async () => {
+    const s = await setup({ settingsA: { 'mielto.workspaceId': 'ws-default' } });
+    s.seed(1, { workspaceId: 'ws-elsewhere' });
+    for (const res of [
+      await s.list({ workspaceId: 'ws-elsewhere' }),
+      await s.del('mem_x', { workspaceId: 'ws-elsewhere' }),
+      await s.gateway.execute(CREATE, { input: { userId: s.user, memory: 'm' }, workspaceId: 'ws-elsewhere' }, { token: s.tokenA }),
+    ]) {
+      expect(errorOf(res).extensions).toEqual({ code: 'FORBIDDEN' });
+      expect(errorOf(res).message).toContain('ws-elsewhere');
+    }
+    expect(s.fake.requests).toEqual([]);
+  });
+
+  it("sends MIELTO_WORKSPACE_ID with the environment's key only, never with a tenant's own key", async () => {
+    const fake = await new MieltoFake({ apiKeys: [KEY_A, KEY_B] }).listen();
+    const gateway = await startGateway({
+      GATEWAY_SECRET: TEST_GATEWAY_SECRET,
+      MEMORIES_BACKEND: 'mielto',
+      MIELTO_URL: fake.url,
+      MIELTO_API_KEY: KEY_A,
+      MIELTO_WORKSPACE_ID: 'ws-env',
+    });
+    open = { fake, gateway } as Setup;
+    await setTenant(gateway.app.prisma, gateway.config, 'own-key', { settings: { 'mielto.apiKey': KEY_B } });
+    dataOf(await gateway.execute(LIST, { first: 1 }, { token: await gateway.createKey('on-env') }));
+    dataOf(await gateway.execute(LIST, { first: 1 }, { token: await gateway.createKey('own-key') }));
+    expect(fake.requests.map((r) => [r.headers.authorization, r.headers['x-workspace-id']])).toEqual([
+      [`Bearer ${KEY_A}`, 'ws-env'],
+      [`Bearer ${KEY_B}`, undefined],
+    ]);
   });
 
   it('creates with POST {user_id, memory, topics, metadata} and maps the returned memory', async () => {
@@ -147,7 +175,8 @@ describe('mielto adapter: what the gateway sends', () => {
     const s = await setup();
     const [id] = s.seed(1);
     expect((dataOf(await s.del(id!)) as any).deleteMemory).toEqual({ memoryId: id, message: 'Memory deleted successfully', backend: 'MIELTO' });
-    expect(s.lines()).toEqual([`DELETE /api/v1/memories/${id}?user_id=${s.user}`]);
+    // The owner is checked by the gateway (a read), not left to Mielto.
+    expect(s.lines()).toEqual([`GET /api/v1/memories/${id}?user_id=${s.user}`, `DELETE /api/v1/memories/${id}?user_id=${s.user}`]);
   });
 
   it('escapes the memory id into one path segment', async () => {
@@ -393,9 +422,13 @@ describe('mielto adapter: errors and faults', () => {
   it('reports a delete done when a retry meets 404 after a dropped connection that had applied it', async () => {
     const s = await setup({ env: quick });
     const [id, keep] = s.seed(2);
-    s.fake.dropConnection({ afterProcessing: true });
+    s.fake.dropConnection({ afterProcessing: true, match: /^DELETE / });
     expect((dataOf(await s.del(id!)) as any).deleteMemory).toEqual({ memoryId: id, message: 'Memory deleted', backend: 'MIELTO' });
-    expect(s.lines()).toEqual([`DELETE /api/v1/memories/${id}?user_id=${s.user}`, `DELETE /api/v1/memories/${id}?user_id=${s.user}`]);
+    expect(s.lines()).toEqual([
+      `GET /api/v1/memories/${id}?user_id=${s.user}`,
+      `DELETE /api/v1/memories/${id}?user_id=${s.user}`,
+      `DELETE /api/v1/memories/${id}?user_id=${s.user}`,
+    ]);
     expect(ids(await s.list())).toEqual([keep]);
     // Without an ambiguous earlier attempt a 404 stays NOT_FOUND.
     expect(errorOf(await s.del(id!)).extensions?.code).toBe('NOT_FOUND');

@@ -108,7 +108,7 @@ describe('secrets never leave the gateway', () => {
     datagrid.serverError({ status: 500 });
     memobase.rateLimit({ retryAfterSeconds: 60 });
     cortex.dropConnection({ times: 5 });
-    mielto.slow({ delayMs: 400, match: /DELETE/ , times: 5 });
+    mielto.slow({ delayMs: 400, match: /memories\/mem_missing/, times: 5 });
     for (const [query, vars] of operations) await run(query, vars, token);
     const cortexToken = await gateway.createKey('cortex-user');
     await run(`{ userMemories { edges { node { id } } } }`, {}, cortexToken);

@@ -104,9 +104,9 @@ describe('proxied operations against Prism mocks of the upstream specs', () => {
       },
       'cortex-v2': {
         userMemories: 'cortex',
-        settings: { 'cortex.url': mocks.cortex.url, 'cortex.apiKey': 'prism-cortex-key', 'cortex.tenantId': 'tenant_1234', 'cortex.paths': 'memories' },
+        settings: { 'cortex.url': mocks.cortex.url, 'cortex.apiKey': 'prism-cortex-key', 'cortex.tenantId': 'tenant_5678', 'cortex.paths': 'memories' },
       },
-      mielto: { memories: 'mielto', settings: { 'mielto.url': mocks.mielto.url, 'mielto.apiKey': 'prism-mielto-key', 'mielto.workspaceId': 'ws_1' } },
+      mielto: { memories: 'mielto', settings: { 'mielto.url': mocks.mielto.url, 'mielto.apiKey': 'prism-mielto-key', 'mielto.workspaceId': 'ws_1', 'mielto.workspaces': 'ws_2' } },
     };
     for (const [id, changes] of Object.entries(tenants)) {
       await setTenant(gateway.app.prisma, gateway.config, id, changes);

@@ -144,30 +144,37 @@ describe('core operations on the local store', () => {
 
   it('deletionAudit returns every field of each attempt, newest first, filtered by user and paged', async () => {
     const [eventId] = await createMany(gateway, token, 1, LISTS.userEvents.create(user));
-    const requestIds = ['audit-req-1', 'audit-req-2', 'audit-req-3'];
-    const del = (id: string, requestId: string) =>
-      gateway.execute(`mutation($u: ID!, $e: ID!) { deleteUserEvent(userId: $u, eventId: $e) { deleted } }`, { u: user, e: id }, { token, headers: { 'x-request-id': requestId } });
-    await del(eventId!, requestIds[0]!);
-    await del(eventId!, requestIds[1]!);
-    await gateway.execute(`mutation { deleteMemory(memoryId: "m-1", userId: "someone-else") { message } }`, {}, { token, headers: { 'x-request-id': requestIds[2]! } });
+    const sent = ['audit-req-1', 'audit-req-2', 'audit-req-3'];
+    // The audit keeps the gateway's own id (the X-Request-Id response header) and the client's beside it.
+    const gatewayIds: string[] = [];
+    const del = async (id: string, requestId: string) => {
+      const res = await gateway.execute(`mutation($u: ID!, $e: ID!) { deleteUserEvent(userId: $u, eventId: $e) { deleted } }`, { u: user, e: id }, { token, headers: { 'x-request-id': requestId } });
+      gatewayIds.push(res.headers.get('x-request-id')!);
+    };
+    await del(eventId!, sent[0]!);
+    await del(eventId!, sent[1]!);
+    const third = await gateway.execute(`mutation { deleteMemory(memoryId: "m-1", userId: "someone-else") { message } }`, {}, { token, headers: { 'x-request-id': sent[2]! } });
+    gatewayIds.push(third.headers.get('x-request-id')!);
+    expect(new Set(gatewayIds).size).toBe(3);
+    for (const id of gatewayIds) expect(sent).not.toContain(id);
 
-    const FIELDS = `id at operation backend targetId userId outcome actor requestId`;
+    const FIELDS = `id at operation backend targetId userId outcome actor requestId clientRequestId`;
     const all = dataOf(await gateway.execute<any>(`{ deletionAudit { edges { cursor node { ${FIELDS} } } pageInfo { hasNextPage endCursor } } }`, {}, { token })).deletionAudit;
     expect(all.edges.map((e: any) => e.node)).toEqual([
-      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteMemory', backend: 'LOCAL', targetId: 'm-1', userId: 'someone-else', outcome: 'not_found', actor: `key:${keyId}`, requestId: 'audit-req-3' },
-      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteUserEvent', backend: 'LOCAL', targetId: eventId, userId: user, outcome: 'not_found', actor: `key:${keyId}`, requestId: 'audit-req-2' },
-      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteUserEvent', backend: 'LOCAL', targetId: eventId, userId: user, outcome: 'deleted', actor: `key:${keyId}`, requestId: 'audit-req-1' },
+      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteMemory', backend: 'LOCAL', targetId: 'm-1', userId: 'someone-else', outcome: 'not_found', actor: `key:${keyId}`, requestId: gatewayIds[2], clientRequestId: 'audit-req-3' },
+      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteUserEvent', backend: 'LOCAL', targetId: eventId, userId: user, outcome: 'not_found', actor: `key:${keyId}`, requestId: gatewayIds[1], clientRequestId: 'audit-req-2' },
+      { id: expect.any(String), at: expect.stringMatching(ISO), operation: 'deleteUserEvent', backend: 'LOCAL', targetId: eventId, userId: user, outcome: 'deleted', actor: `key:${keyId}`, requestId: gatewayIds[0], clientRequestId: 'audit-req-1' },
     ]);
     expect(all.pageInfo.hasNextPage).toBe(false);
 
-    const mine = dataOf(await gateway.execute<any>(`query($u: String) { deletionAudit(userId: $u) { edges { node { requestId } } } }`, { u: user }, { token })).deletionAudit;
-    expect(mine.edges.map((e: any) => e.node.requestId)).toEqual(['audit-req-2', 'audit-req-1']);
+    const mine = dataOf(await gateway.execute<any>(`query($u: String) { deletionAudit(userId: $u) { edges { node { clientRequestId } } } }`, { u: user }, { token })).deletionAudit;
+    expect(mine.edges.map((e: any) => e.node.clientRequestId)).toEqual(['audit-req-2', 'audit-req-1']);
 
-    const first = dataOf(await gateway.execute<any>(`{ deletionAudit(first: 2) { edges { node { requestId } } pageInfo { hasNextPage endCursor } } }`, {}, { token })).deletionAudit;
-    expect(first.edges.map((e: any) => e.node.requestId)).toEqual(['audit-req-3', 'audit-req-2']);
+    const first = dataOf(await gateway.execute<any>(`{ deletionAudit(first: 2) { edges { node { clientRequestId } } pageInfo { hasNextPage endCursor } } }`, {}, { token })).deletionAudit;
+    expect(first.edges.map((e: any) => e.node.clientRequestId)).toEqual(['audit-req-3', 'audit-req-2']);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    const rest = dataOf(await gateway.execute<any>(`query($a: String) { deletionAudit(first: 2, after: $a) { edges { node { requestId } } pageInfo { hasNextPage } } }`, { a: first.pageInfo.endCursor }, { token })).deletionAudit;
-    expect(rest).toEqual({ edges: [{ node: { requestId: 'audit-req-1' } }], pageInfo: { hasNextPage: false } });
+    const rest = dataOf(await gateway.execute<any>(`query($a: String) { deletionAudit(first: 2, after: $a) { edges { node { clientRequestId } } pageInfo { hasNextPage } } }`, { a: first.pageInfo.endCursor }, { token })).deletionAudit;
+    expect(rest).toEqual({ edges: [{ node: { clientRequestId: 'audit-req-1' } }], pageInfo: { hasNextPage: false } });
   });
 
   it.each(Object.entries(LISTS))('%s: default page size, first=1 and first=100 at the edges of 101 items', async (_family, list) => {

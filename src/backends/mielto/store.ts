@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { pathSegment, unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
 import type { CallOptions, Connection, JsonValue, MemoryDTO, MemoryStore } from '../types.js';
-import { MieltoCreateResponse, MieltoDeleteResponse, MieltoMemoryList, type MieltoMemory } from './schemas.js';
+import { MieltoCreateResponse, MieltoDeleteResponse, MieltoMemory, MieltoMemoryList } from './schemas.js';
 
 /**
  * Mielto memories (../shared/upstreams/README.md §4). Paths are relative to `<MIELTO_URL>/api/v1`
@@ -97,14 +97,14 @@ function parse<T extends z.ZodType>(schema: T, response: UpstreamResponse): z.ou
   return result.data;
 }
 
-export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId?: string }): MemoryStore {
-  // §4.1: X-Workspace-Id is optional ("derived from API key"); sent only when one is known.
-  const workspaceHeaders = (workspaceId: string | null | undefined): Record<string, string> => {
-    const id = workspaceId ?? options.workspaceId;
-    return id ? { 'x-workspace-id': id } : {};
-  };
-
-  const fetchPage = (query: { userId?: string | null; cursor: string | null; limit: number }, headers: Record<string, string>, call?: CallOptions) =>
+/**
+ * `clientFor(workspaceId)` returns the client for one of the tenant's workspaces (the default
+ * one for null), refusing a workspace the tenant may not name (FORBIDDEN). The client carries
+ * the credential and the `X-Workspace-Id` header (§4.1: optional, "derived from API key"; sent
+ * only when one is known).
+ */
+export function mieltoMemoryStore(clientFor: (workspaceId: string | null | undefined) => UpstreamClient): MemoryStore {
+  const fetchPage = (client: UpstreamClient, query: { userId?: string | null; cursor: string | null; limit: number }, call?: CallOptions) =>
     client.request({
       method: 'GET',
       path: '/memories',
@@ -116,7 +116,6 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
         sort_by: 'created_at',
         sort_order: 'desc',
       },
-      headers,
       signal: call?.signal,
     });
 
@@ -125,7 +124,7 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
 
     async list({ first, after, userId, workspaceId }, call): Promise<Connection<MemoryDTO>> {
       const key = after ? decodeCursor(CURSOR, after, isPosition) : undefined;
-      const headers = workspaceHeaders(workspaceId);
+      const client = clientFor(workspaceId);
       const rows: { node: MemoryDTO; c: string | null; s: number }[] = [];
       let cursor = key?.c ?? null;
       // How the first response is trimmed: by position, by keyset, or only defensively.
@@ -135,7 +134,7 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
       for (let calls = 1; ; calls++) {
         // A keyset scan reads whole pages: most of what comes before the position is dropped.
         const limit = mode === 'keyset' ? MAX_LIMIT : Math.min(MAX_LIMIT, first - rows.length + (mode === 'position' ? key!.s : 0));
-        const response = await fetchPage({ userId, cursor, limit }, headers, call);
+        const response = await fetchPage(client, { userId, cursor, limit }, call);
         if (key && cursor === key.c && cursor !== null && [400, 404, 422].includes(response.status)) {
           // Mielto no longer knows the cursor (see Position): read again from the start by keyset.
           cursor = null;
@@ -194,11 +193,10 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
 
     async create(input, { workspaceId }, call) {
       // Not idempotent: http.ts repeats a POST only when it surely did not arrive (429, refused).
-      const response = await client.request({
+      const response = await clientFor(workspaceId).request({
         method: 'POST',
         path: '/memories',
         body: { user_id: input.userId, memory: input.memory, topics: input.topics, metadata: input.metadata },
-        headers: workspaceHeaders(workspaceId),
         idempotent: false,
         signal: call?.signal,
       });
@@ -207,11 +205,20 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
     },
 
     async delete(memoryId, { userId, workspaceId }, call) {
+      const client = clientFor(workspaceId);
+      const path = `/memories/${pathSegment(memoryId, 'Memory')}`;
+      if (userId != null) {
+        // Mielto says only the owner can delete (§4.4) but leaves the check to whoever sends
+        // `user_id`; the gateway proves it itself by reading the memory first (§4.6).
+        const found = await client.request({ method: 'GET', path, query: { user_id: userId }, signal: call?.signal });
+        if (found.status === 404 || found.status === 403) throw notFound(`Memory ${memoryId}`);
+        if (found.status !== 200) throw unexpectedStatus('mielto', found);
+        if (parse(MieltoMemory, found).user_id !== userId) throw notFound(`Memory ${memoryId}`);
+      }
       const response = await client.request({
         method: 'DELETE',
-        path: `/memories/${pathSegment(memoryId, 'Memory')}`,
+        path,
         query: { user_id: userId ?? undefined },
-        headers: workspaceHeaders(workspaceId),
         signal: call?.signal,
       });
       // §4.4: the docs answer 200 {memory_id, message}; the SDK expects 204 without a body.

@@ -21,7 +21,11 @@ export const DeletionAuditEntry = builder.prismaObject('DeletionAudit', {
       description: '`deleted`, or the lower-cased error code the caller received (e.g. `not_found`, `upstream_error`).',
     }),
     actor: t.exposeString('actor', { description: 'Who asked: `key:<key id>` or `user:<user id>`.' }),
-    requestId: t.exposeString('requestId', { description: 'The request id (also sent as the X-Request-Id response header).' }),
+    requestId: t.exposeString('requestId', { description: "The gateway's own request id (sent as the X-Request-Id response header)." }),
+    clientRequestId: t.exposeString('clientRequestId', {
+      nullable: true,
+      description: 'The X-Request-Id the client sent with the request, if any; for correlation only.',
+    }),
   }),
 });
 

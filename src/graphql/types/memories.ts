@@ -3,7 +3,7 @@ import { audited } from '../../audit.js';
 import type { JsonValue, MemoryDTO } from '../../backends/types.js';
 import { actingUser } from '../authz.js';
 import { builder } from '../builder.js';
-import { LIMITS, cursorArg, longText, optionalId, pageSize, parseInput, requiredId, shortList, shortText } from '../validate.js';
+import { LIMITS, cursorArg, idText, longText, optionalId, pageSize, parseInput, requiredId, shortList, shortText } from '../validate.js';
 import { backendField } from './common.js';
 
 export const Memory = builder.objectRef<MemoryDTO>('Memory').implement({
@@ -43,7 +43,7 @@ const metadata = z
   });
 
 const CreateMemorySchema = z.object({
-  userId: shortText,
+  userId: idText,
   memory: longText,
   topics: shortList(shortText).nullish(),
   metadata,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { audited } from '../../audit.js';
 import type { UserMemoryDTO } from '../../backends/types.js';
-import { actingUser } from '../authz.js';
+import { actingSubTenant, actingUser } from '../authz.js';
 import { builder } from '../builder.js';
-import { cursorArg, longText, optionalId, optionalLongText, pageSize, parseInput, requiredId, shortList, shortText } from '../validate.js';
+import { cursorArg, idText, longText, optionalId, optionalLongText, pageSize, parseInput, requiredId, shortList } from '../validate.js';
 import { backendField } from './common.js';
 
 export const UserMemory = builder.objectRef<UserMemoryDTO>('UserMemory').implement({
@@ -41,11 +41,11 @@ const AddUserMemoryInput = builder.inputType('AddUserMemoryInput', {
 
 const AddUserMemorySchema = z.object({
   content: longText,
-  userId: shortText.nullish(),
-  agentId: shortText.nullish(),
+  userId: idText.nullish(),
+  agentId: idText.nullish(),
   userPrompt: optionalLongText,
   context: shortList(longText).nullish(),
-  subTenantId: shortText.nullish(),
+  subTenantId: idText.nullish(),
 });
 
 const DeleteUserMemoryPayload = builder
@@ -79,7 +79,7 @@ builder.queryField('userMemories', (t) =>
           after: cursorArg(args.after),
           userId,
           agentId: optionalId('agentId', args.agentId),
-          subTenantId: optionalId('subTenantId', args.subTenantId),
+          subTenantId: actingSubTenant(ctx, optionalId('subTenantId', args.subTenantId)),
         },
         { signal: ctx.signal },
       );
@@ -101,7 +101,7 @@ builder.mutationField('addUserMemory', (t) =>
           agentId: input.agentId ?? null,
           userPrompt: input.userPrompt ?? null,
           context: input.context ?? [],
-          subTenantId: input.subTenantId ?? null,
+          subTenantId: actingSubTenant(ctx, input.subTenantId ?? null),
         },
         { signal: ctx.signal },
       );
@@ -123,7 +123,7 @@ builder.mutationField('deleteUserMemory', (t) =>
       return audited(ctx, attempt, async () => {
         const userMemoryId = requiredId('userMemoryId', String(args.userMemoryId));
         const ownerUserId = ctx.principal.kind === 'end-user' ? ctx.principal.userId : null;
-        await store.delete(userMemoryId, { subTenantId: optionalId('subTenantId', args.subTenantId), ownerUserId }, { signal: ctx.signal });
+        await store.delete(userMemoryId, { subTenantId: actingSubTenant(ctx, optionalId('subTenantId', args.subTenantId)), ownerUserId }, { signal: ctx.signal });
         return { userMemoryId, deleted: true, backend: store.backend };
       });
     },

@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { ownScopeHint, type UpstreamScope } from './providers.js';
+
+/**
+ * Upstream scopes and the tenants that claimed them. The first tenant that calls into a scope
+ * claims it; any other tenant resolving to the same scope is refused before its call leaves the
+ * gateway, unless the operator allows shared scopes (ALLOW_SHARED_UPSTREAM_SCOPE=true). Claims
+ * are rows, so every instance on the same database agrees; a claim never changes owner, so each
+ * instance remembers the ones it has seen.
+ */
+export interface ScopeClaims {
+  /** Resolves when `tenantId` may call into `scope`; throws UPSTREAM_UNAVAILABLE otherwise. */
+  claim(tenantId: string, scope: UpstreamScope): Promise<void>;
+}
+
+export function createScopeClaims(prisma: PrismaClient, options: { allowShared: boolean }): ScopeClaims {
+  const owners = new Map<string, string>();
+
+  async function ownerOf(scope: UpstreamScope, tenantId: string): Promise<string> {
+    const key = createHash('sha256').update(scope.identity).digest('hex');
+    const known = owners.get(key);
+    if (known) return known;
+    let row = await prisma.upstreamScopeClaim.findUnique({ where: { scope: key }, select: { tenantId: true } });
+    if (!row) {
+      try {
+        row = await prisma.upstreamScopeClaim.create({
+          data: { scope: key, provider: scope.provider, tenantId, description: scope.description },
+          select: { tenantId: true },
+        });
+      } catch {
+        // Another request or instance claimed it first: its claim stands.
+        row = await prisma.upstreamScopeClaim.findUniqueOrThrow({ where: { scope: key }, select: { tenantId: true } });
+      }
+    }
+    owners.set(key, row.tenantId);
+    return row.tenantId;
+  }
+
+  return {
+    async claim(tenantId, scope) {
+      if (options.allowShared) return;
+      const owner = await ownerOf(scope, tenantId);
+      if (owner === tenantId) return;
+      throw new AppError(
+        'UPSTREAM_UNAVAILABLE',
+        `${scope.description} is already used by another tenant of this gateway; give this tenant its own ${scope.provider} settings: ${ownScopeHint(scope.provider, tenantId)}`,
+        { provider: scope.provider },
+      );
+    },
+  };
+}
