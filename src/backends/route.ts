@@ -1,5 +1,7 @@
 import type { Config, MemoryBackendName, UserEventBackendName, UserMemoryBackendName } from '../config.js';
+import { AppError } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { SealedSettingsError } from '../secrets.js';
 import type { UpstreamBudget } from './budget.js';
 import type { ScopeClaims } from './claims.js';
 import { localMemoryStore } from './local/memories.js';
@@ -72,7 +74,17 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
         get settings() {
           if (!sealed) return {};
           if (!openSettings) throw new Error('tenant settings are stored but GATEWAY_SECRET is not set');
-          return (settings ??= openSettings(tenantId, sealed));
+          try {
+            return (settings ??= openSettings(tenantId, sealed));
+          } catch (error) {
+            if (!(error instanceof SealedSettingsError)) throw error;
+            // Sealed for another tenant or under another GATEWAY_SECRET: unusable, and nothing
+            // about why is the caller's business beyond where the fix lies.
+            throw new AppError(
+              'UPSTREAM_UNAVAILABLE',
+              `This tenant's stored provider settings cannot be opened; an operator must set them again (npx memory-gateway tenants set ${tenantId} …)`,
+            );
+          }
         },
       };
       const pick = <S>(name: string, local: () => S, factories?: Partial<Record<string, (i: StoreFactoryInput) => S>>) => {

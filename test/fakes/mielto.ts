@@ -15,6 +15,12 @@ export interface MieltoFakeOptions {
   listKey?: 'memories' | 'data';
   /** Delete answers 200 `{memory_id, message}` (docs; default) or 204 without a body (SDK comment, §4.4). */
   deleteStatus?: 200 | 204;
+  /**
+   * Whether a delete with a `user_id` that is not the owner's is refused (default true). §4.4
+   * says only the owner can delete, but not how the check is made; `false` plays a provider that
+   * leaves it to the caller.
+   */
+  ownerCheckOnDelete?: boolean;
 }
 
 export interface MieltoMemorySeed {
@@ -59,6 +65,7 @@ export class MieltoFake extends FakeHttpServer {
   readonly #apiKeys: Set<string>;
   readonly #listKey: 'memories' | 'data';
   readonly #deleteStatus: 200 | 204;
+  readonly #ownerCheckOnDelete: boolean;
   /** `${apiKey}\0${workspace}` → memory_id → memory */
   readonly #spaces = new Map<string, Map<string, MieltoMemory>>();
   /**
@@ -73,6 +80,7 @@ export class MieltoFake extends FakeHttpServer {
     this.#apiKeys = new Set(options.apiKeys);
     this.#listKey = options.listKey ?? 'memories';
     this.#deleteStatus = options.deleteStatus ?? 200;
+    this.#ownerCheckOnDelete = options.ownerCheckOnDelete ?? true;
   }
 
   /** Stores a memory in the key's account (and workspace); returns its id. */
@@ -228,7 +236,7 @@ export class MieltoFake extends FakeHttpServer {
   #delete(space: string, id: string, userId: string | null): FakeResponse {
     const memories = this.#spaces.get(space);
     const stored = memories?.get(id);
-    if (!memories || !stored || (userId && stored.user_id !== userId)) return notFound();
+    if (!memories || !stored || (this.#ownerCheckOnDelete && userId && stored.user_id !== userId)) return notFound();
     memories.delete(id);
     const deleted = this.#deleted.get(space) ?? new Map<string, MieltoMemory>();
     deleted.set(id, stored);

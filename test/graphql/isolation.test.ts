@@ -87,9 +87,24 @@ describe('tenant isolation across every operation', () => {
 
   it("no operation of one tenant changes what the other tenant sees", async () => {
     const before = await snapshot(acme.token);
+    // Every core operation as globex, aimed at acme's user and, for deletes, at acme's own ids.
+    const aimedAtAcme: Record<string, Record<string, unknown>> = {
+      createUserEvent: { u: user, i: { eventTip: 'globex was here' } },
+      userEvents: { u: user },
+      deleteUserEvent: { u: user, e: acmeItems.event },
+      addUserMemory: { i: { content: 'globex was here', userId: user } },
+      deleteUserMemory: { id: acmeItems.userMemory },
+      createMemory: { i: { userId: user, memory: 'globex was here' } },
+      deleteMemory: { id: acmeItems.memory },
+    };
     for (const op of CORE_OPERATIONS) {
-      const res = await gateway.execute(op.query, op.variables(), { token: globex.token });
-      expect(res.status, op.name).toBe(200);
+      const res = await gateway.execute(op.query, aimedAtAcme[op.name] ?? op.variables(), { token: globex.token });
+      if (op.name.startsWith('delete') && op.name !== 'deletionAudit') {
+        expect(errorOf(res).extensions, op.name).toEqual({ code: 'NOT_FOUND' });
+      } else {
+        dataOf(res, op.query);
+      }
+      expect(JSON.stringify(res.body), op.name).not.toContain("acme's");
     }
     expect(await snapshot(acme.token)).toEqual(before);
   });
