@@ -264,6 +264,24 @@ describe('memory-gateway CLI', () => {
     }
   });
 
+  it("tenants set stores a tenant's workspaces and token issuer; tenants show names them and never a credential", async () => {
+    const secretEnv = { ...env, GATEWAY_SECRET: 'e2e-gateway-secret-0123456789abcdef' };
+    const set = await cli(
+      dir,
+      ['tenants', 'set', 'acme', '--memories', 'mielto', '--mielto-api-key', 'mielto-canary-key', '--mielto-workspace-id', 'ws-a', '--mielto-workspaces', 'ws-b,ws-c', '--jwt-issuer', 'https://login.acme.test'],
+      secretEnv,
+    );
+    expect(set.code).toBe(0);
+    const show = await cli(dir, ['tenants', 'show', 'acme'], secretEnv);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/mielto\.apiKey, mielto\.workspaceId, mielto\.workspaces/);
+    expect(show.stdout).toMatch(/jwt issuer:\s+https:\/\/login\.acme\.test/);
+    for (const out of [set.stdout, set.stderr, show.stdout, show.stderr]) expect(out).not.toContain('mielto-canary-key');
+    const bad = await cli(dir, ['tenants', 'set', 'acme', '--jwt-jwks-url', 'not a url'], secretEnv);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/jwt-jwks-url must be an http\(s\) URL/);
+  });
+
   it('refuses a PostgreSQL DATABASE_URL clearly instead of writing a stray SQLite file', async () => {
     const res = await cli(dir, ['keys', 'list'], { DATABASE_URL: 'postgresql://gateway@127.0.0.1:5432/gateway' });
     expect(res.code).not.toBe(0);
