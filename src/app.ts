@@ -30,13 +30,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     config,
     prisma,
     logger,
-    authenticator: createAuthenticator(config, prisma),
+    authenticator: createAuthenticator(config, prisma, logger),
     router: createStoreRouter({
       config,
       prisma,
       providers: options.providers ?? providerFactories(config, pool),
       openSettings: secret ? (tenantId, sealed) => open(secret, tenantId, sealed) : undefined,
-      claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope }),
+      claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope, logger }),
     }),
   });
   return {

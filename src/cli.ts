@@ -89,7 +89,7 @@ export function buildCli(): Command {
     .option('--jwt-audience <aud>', 'the audience its tokens must carry')
     .option('--json', 'print the result as JSON');
   for (const [provider, names] of Object.entries(PROVIDER_SETTINGS)) {
-    for (const name of names) set.option(`--${provider}-${kebab(name)} <value>`, `${provider} ${name} for this tenant`);
+    for (const name of names) set.option(`--${provider}-${kebab(name)} <value>`, SETTING_HELP[`${provider}.${name}`] ?? `${provider} ${name} for this tenant`);
   }
   set.action(async (id: string, options: Record<string, string | boolean | undefined>) => {
     const settings: Record<string, string> = {};
@@ -143,8 +143,17 @@ function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: b
   console.log(`  memories:      ${tenant.routing.memories}`);
   console.log(`  settings:      ${tenant.settings.length ? tenant.settings.join(', ') : '(none)'}`);
   console.log(`  jwt issuer:    ${tenant.jwtIssuer ?? '(gateway-wide JWT_SECRET / JWT_JWKS_URL)'}`);
+  if (tenant.jwtIssuer) {
+    console.log(`    keys:        ${tenant.jwtJwksUrl ?? '(<issuer>/.well-known/jwks.json)'}`);
+    console.log(`    audience:    ${tenant.jwtAudience ?? '(any)'}`);
+  }
+  console.log(`  scopes held:   ${tenant.scopes.length ? tenant.scopes.join('; ') : '(none yet: claimed on first use)'}`);
   console.log(`  active keys:   ${tenant.activeKeys}`);
 }
+
+const SETTING_HELP: Record<string, string> = {
+  'mielto.workspaces': 'comma-separated Mielto workspaces, besides its own, that requests may name with workspaceId',
+};
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

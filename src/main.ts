@@ -3,7 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { migrateDatabase } from './migrate.js';
-import { resealLegacySettings } from './tenants.js';
+import { resealLegacySettings, unreadableSettings } from './tenants.js';
 
 /** Process entry: config → migrate → createApp → listen → graceful shutdown. */
 async function main() {
@@ -27,8 +27,18 @@ async function main() {
     process.exit(1);
   }
   if (config.gatewaySecret) {
+    const { checked, unreadable } = await unreadableSettings(app.prisma, config.gatewaySecret);
+    if (checked > 0 && unreadable.length === checked) {
+      console.error('GATEWAY_SECRET differs from the one the stored tenant settings were sealed with: start with that secret.');
+      await app.close();
+      process.exit(1);
+    }
+    if (unreadable.length > 0) logger.error({ tenants: unreadable }, 'stored settings of these tenants cannot be opened; set them again with tenants set');
     const resealed = await resealLegacySettings(app.prisma, config.gatewaySecret);
     if (resealed > 0) logger.info({ tenants: resealed }, 'stored tenant settings re-sealed, bound to their tenant');
+  }
+  if (config.allowSharedUpstreamScope) {
+    logger.warn('ALLOW_SHARED_UPSTREAM_SCOPE=true: tenants may share an upstream scope and then see each other\'s data there');
   }
   const http = createHttpServer(app.server);
   http.keepAliveTimeout = 65_000;
@@ -45,7 +55,7 @@ async function main() {
     [
       '',
       `  memory-gateway is listening on ${url}`,
-      '  Open it in a browser for GraphiQL. Every operation needs an API key; create one with:',
+      '  Open it in a browser for GraphiQL. Reading the schema needs no key; every operation does. Create one with:',
       '',
       '    npx memory-gateway keys create --tenant <your-tenant-id>',
       '',

@@ -16,6 +16,14 @@ export interface TenantChanges {
 
 export class TenantInputError extends Error {}
 
+const isHttpUrl = (value: string) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
 const ROUTES = [
   ['userEvents', 'userEventsBackend', USER_EVENT_BACKENDS],
   ['userMemories', 'userMemoriesBackend', USER_MEMORY_BACKENDS],
@@ -39,14 +47,14 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
   }
   for (const [name, value] of Object.entries(changes.settings ?? {})) {
     if (!SETTING_NAMES.has(name)) problems.push(`unknown setting ${name}`);
-    if (name.endsWith('.url') && value && !/^https?:\/\//.test(value)) problems.push(`${name} must be an http(s) URL`);
+    if (name.endsWith('.url') && value.trim() && !isHttpUrl(value.trim())) problems.push(`${name} must be an http(s) URL`);
     if (name === 'cortex.paths' && value && value !== 'user_memory' && value !== 'memories') {
       problems.push('cortex.paths must be user_memory or memories');
     }
     if (/[\u0000-\u001f\u007f]/.test(value)) problems.push(`${name} must not contain control characters`);
   }
   const jwt = changes.jwt ?? {};
-  if (jwt.jwksUrl && !/^https?:\/\//.test(jwt.jwksUrl)) problems.push('jwt-jwks-url must be an http(s) URL');
+  if (jwt.jwksUrl && !isHttpUrl(jwt.jwksUrl)) problems.push('jwt-jwks-url must be an http(s) URL');
   if ((jwt.jwksUrl || jwt.audience) && !jwt.issuer && jwt.issuer !== '') {
     const current = await prisma.tenant.findUnique({ where: { id }, select: { jwtIssuer: true } }).catch(() => null);
     if (!current?.jwtIssuer) problems.push('jwt-jwks-url and jwt-audience need --jwt-issuer');
@@ -66,8 +74,10 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
     const secret = config.gatewaySecret!;
     const current = sealedSettings ? openStored(secret, id, sealedSettings) : {};
     for (const [name, value] of Object.entries(changes.settings!)) {
-      if (value === '') delete current[name];
-      else current[name] = value;
+      // Stored trimmed: a pasted trailing space must not make a different scope of the same one.
+      const trimmed = name === 'mielto.workspaces' ? value.split(',').map((w) => w.trim()).filter(Boolean).join(',') : value.trim();
+      if (trimmed === '') delete current[name];
+      else current[name] = trimmed;
     }
     sealedSettings = Object.keys(current).length ? seal(secret, id, current) : null;
   }
@@ -96,6 +106,12 @@ export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 
     },
     settings: settingNames,
     jwtIssuer: tenant.jwtIssuer,
+    jwtJwksUrl: tenant.jwtJwksUrl,
+    jwtAudience: tenant.jwtAudience,
+    /** The upstream scopes this tenant has claimed (URL and partition; never a credential). */
+    scopes: (await prisma.upstreamScopeClaim.findMany({ where: { tenantId: id }, orderBy: { createdAt: 'asc' }, select: { description: true } })).map(
+      (claim) => claim.description,
+    ),
     activeKeys: tenant.apiKeys.length,
   };
 }
@@ -119,4 +135,18 @@ export async function resealLegacySettings(prisma: PrismaClient, secret: string)
     });
   }
   return rows.length;
+}
+
+/** Tenants whose stored settings do not open with `secret` (another secret, or tampered rows). */
+export async function unreadableSettings(prisma: PrismaClient, secret: string): Promise<{ checked: number; unreadable: string[] }> {
+  const rows = await prisma.tenant.findMany({ where: { sealedSettings: { not: null } }, select: { id: true, sealedSettings: true } });
+  const unreadable: string[] = [];
+  for (const row of rows) {
+    try {
+      openStored(secret, row.id, row.sealedSettings!);
+    } catch {
+      unreadable.push(row.id);
+    }
+  }
+  return { checked: rows.length, unreadable };
 }

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { unauthenticated } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -24,7 +25,7 @@ export const defaultJwksUrl = (issuer: string) => `${issuer.replace(/\/+$/, '')}
  * (`tenants set --jwt-issuer`) accepts only that issuer's tokens, verified with its keys; the
  * gateway-wide JWT_SECRET / JWT_JWKS_URL tokens cannot name it.
  */
-export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaClient): Authenticator {
+export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaClient, logger?: Logger): Authenticator {
   const jwt = config.jwt;
   let globalKey: Uint8Array | JWTVerifyGetKey | undefined;
   if (jwt?.secret) globalKey = new TextEncoder().encode(jwt.secret);
@@ -36,7 +37,12 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
     if (!keys) tenantKeySets.set(url, (keys = createRemoteJWKSet(new URL(url))));
     return keys;
   };
-  const invalid = () => unauthenticated('Invalid or expired token');
+  // One answer for every refused token (a caller learns nothing about tenants or issuers); the
+  // operator's log says which check failed, never the token.
+  const invalid = (reason: string, tenant?: unknown) => {
+    logger?.info({ reason, tenant: typeof tenant === 'string' ? tenant.slice(0, 64) : undefined }, 'end-user token refused');
+    return unauthenticated('Invalid or expired token');
+  };
 
   return {
     async authenticate(authorization) {
@@ -58,13 +64,16 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
         throw unauthenticated('Invalid API key or token');
       }
       const tenantId = claimed.tenant;
-      if (typeof tenantId !== 'string' || !tenantId) throw invalid();
-      if (claimed.exp === undefined) throw unauthenticated('Token must carry an exp (expiry) claim');
+      if (typeof tenantId !== 'string' || !tenantId) throw invalid('no tenant claim');
+      if (claimed.exp === undefined) {
+        invalid('no exp claim', tenantId);
+        throw unauthenticated('Token must carry an exp (expiry) claim');
+      }
       const tenant = await prisma.tenant.findUnique({
         where: { id: tenantId },
         select: { jwtIssuer: true, jwtJwksUrl: true, jwtAudience: true },
       });
-      if (!tenant) throw invalid();
+      if (!tenant) throw invalid('unknown tenant', tenantId);
 
       let key: Uint8Array | JWTVerifyGetKey;
       let options: JWTVerifyOptions;
@@ -72,7 +81,7 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
         key = keySet(tenant.jwtJwksUrl ?? defaultJwksUrl(tenant.jwtIssuer));
         options = { issuer: tenant.jwtIssuer, audience: tenant.jwtAudience ?? undefined };
       } else {
-        if (!globalKey) throw invalid();
+        if (!globalKey) throw invalid('no issuer configured for this tenant (JWT_SECRET / JWT_JWKS_URL unset)', tenantId);
         key = globalKey;
         options = { issuer: jwt?.issuer, audience: jwt?.audience, algorithms: jwt?.secret ? ['HS256', 'HS384', 'HS512'] : undefined };
       }
@@ -80,8 +89,9 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
         const { payload } = await jwtVerify(token, key as Uint8Array, { ...options, requiredClaims: ['exp', 'sub'] });
         if (typeof payload.sub !== 'string' || !payload.sub || payload.tenant !== tenantId) throw new Error('claims');
         return { kind: 'end-user', tenantId, userId: payload.sub };
-      } catch {
-        throw invalid();
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'claims';
+        throw invalid(tenant.jwtIssuer ? `not valid for the tenant's own issuer (${code})` : `not valid for the gateway-wide issuer (${code})`, tenantId);
       }
     },
   };

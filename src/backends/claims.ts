@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { ownScopeHint, type UpstreamScope } from './providers.js';
+import type { Logger } from 'pino';
+import type { UpstreamScope } from './providers.js';
 
 /**
  * Upstream scopes and the tenants that claimed them. The first tenant that calls into a scope
@@ -11,11 +12,14 @@ import { ownScopeHint, type UpstreamScope } from './providers.js';
  * instance remembers the ones it has seen.
  */
 export interface ScopeClaims {
-  /** Resolves when `tenantId` may call into `scope`; throws UPSTREAM_UNAVAILABLE otherwise. */
-  claim(tenantId: string, scope: UpstreamScope): Promise<void>;
+  /**
+   * Resolves when `tenantId` may call into `scope`; throws UPSTREAM_UNAVAILABLE otherwise. `hint`
+   * is the command that gives the tenant its own scope.
+   */
+  claim(tenantId: string, scope: UpstreamScope, hint: string): Promise<void>;
 }
 
-export function createScopeClaims(prisma: PrismaClient, options: { allowShared: boolean }): ScopeClaims {
+export function createScopeClaims(prisma: PrismaClient, options: { allowShared: boolean; logger: Logger }): ScopeClaims {
   const owners = new Map<string, string>();
 
   async function ownerOf(scope: UpstreamScope, tenantId: string): Promise<string> {
@@ -39,13 +43,19 @@ export function createScopeClaims(prisma: PrismaClient, options: { allowShared: 
   }
 
   return {
-    async claim(tenantId, scope) {
+    async claim(tenantId, scope, hint) {
       if (options.allowShared) return;
       const owner = await ownerOf(scope, tenantId);
       if (owner === tenantId) return;
+      // The operator gets the whole story; the caller (maybe an end user) learns nothing about the
+      // other tenant or the upstream, only that an operator must act and how.
+      options.logger.warn(
+        { tenant: tenantId, owner, provider: scope.provider, scope: scope.description },
+        'upstream scope refused: it belongs to another tenant',
+      );
       throw new AppError(
         'UPSTREAM_UNAVAILABLE',
-        `${scope.description} is already used by another tenant of this gateway; give this tenant its own ${scope.provider} settings: ${ownScopeHint(scope.provider, tenantId)}`,
+        `This tenant's ${scope.provider} settings point at a scope that another tenant of this gateway already uses; an operator must give it its own: ${hint}`,
         { provider: scope.provider },
       );
     },

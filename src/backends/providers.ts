@@ -59,7 +59,21 @@ function notConfigured(provider: ProviderName, what: string): AppError {
   return new AppError('UPSTREAM_UNAVAILABLE', `${provider} is not configured for this tenant (${what} missing)`, { provider });
 }
 
-const normalizeUrl = (url: string) => url.replace(/\/+$/, '');
+/**
+ * One spelling per URL, so a scope cannot be claimed twice under two spellings: the URL
+ * standard's form (lower-case scheme and host, default port dropped, dot segments resolved)
+ * without trailing slashes. Host aliases (a CNAME, an IP for a name) cannot be told apart here.
+ */
+function normalizeUrl(url: string): string {
+  const parsed = new URL(url.trim());
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Settings are trimmed where they are stored; this keeps older rows and the environment in line. */
+const clean = (value: string | undefined) => {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+};
 
 /**
  * Where, as whom and in which partition a tenant calls a provider. The environment's settings
@@ -75,19 +89,19 @@ export function resolveUpstream(
   partitionOverride?: string,
 ): ResolvedUpstream {
   const env = config.providers[provider] as { url?: string; apiKey?: string } & Record<string, unknown>;
-  const own = (name: string) => settings[`${provider}.${name}`];
+  const own = (name: string) => clean(settings[`${provider}.${name}`]);
   const ownUrl = own('url');
   const ownKey = own('apiKey');
-  const url = ownUrl ?? env.url;
+  const url = ownUrl ?? clean(env.url);
   if (!url) throw notConfigured(provider, 'URL');
-  const apiKey = ownKey ?? (ownUrl ? undefined : env.apiKey);
+  const apiKey = ownKey ?? (ownUrl ? undefined : clean(env.apiKey));
   if (!apiKey) throw notConfigured(provider, ownUrl && env.apiKey ? 'an API key of its own for its own URL' : 'API key');
 
   const partitionOf = PARTITION[provider];
   let partition: string | undefined;
   if (partitionOf) {
-    const envPartition = env[partitionOf.setting] as string | undefined;
-    partition = partitionOverride ?? own(partitionOf.setting) ?? (ownKey || ownUrl ? undefined : envPartition);
+    const envPartition = clean(env[partitionOf.setting] as string | undefined);
+    partition = clean(partitionOverride) ?? own(partitionOf.setting) ?? (ownKey || ownUrl ? undefined : envPartition);
   }
 
   // Memobase and Mielto paths live under /api/v1 of the configured project/host URL.
@@ -99,7 +113,7 @@ export function resolveUpstream(
 
   // Where the provider derives the partition from the credential (a Memobase project token, or
   // a key whose default teamspace/workspace is used), the credential's account is the scope.
-  const identity = JSON.stringify([provider, base.toLowerCase(), partition ? `p:${partition}` : `k:${fingerprint(apiKey)}`]);
+  const identity = JSON.stringify([provider, base, partition ? `p:${partition}` : `k:${fingerprint(apiKey)}`]);
   const description = partition
     ? `${provider} ${partitionOf!.label} ${partition} at ${base}`
     : provider === 'memobase'
@@ -114,12 +128,18 @@ export function resolveUpstream(
   };
 }
 
-/** How to give a tenant its own scope at a provider, for the message that refuses a shared one. */
-export function ownScopeHint(provider: ProviderName, tenantId: string): string {
+/**
+ * How to give a tenant its own scope at a provider, for the message that refuses a shared one:
+ * its own partition, or (where it has no key of its own yet) its own key.
+ */
+export function ownScopeHint(provider: ProviderName, tenantId: string, settings: Settings): string {
   const partition = PARTITION[provider];
-  const key = `--${provider}-api-key <key>`;
-  const fix = partition ? `${partition.flag} <its own ${partition.label} id> or ${key}` : key;
-  return `npx memory-gateway tenants set ${tenantId} ${fix}`;
+  const hasOwnKey = Boolean(clean(settings[`${provider}.apiKey`]));
+  const options = [
+    ...(partition ? [`${partition.flag} <its own ${partition.label} id>`] : []),
+    ...(hasOwnKey && partition ? [] : [`--${provider}-api-key <its own key>`]),
+  ];
+  return `npx memory-gateway tenants set ${tenantId} ${options.join(' or ')}`;
 }
 
 /** The Mielto workspaces a tenant may name: its configured one plus `mielto.workspaces`. */

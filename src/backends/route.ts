@@ -7,7 +7,7 @@ import type { ScopeClaims } from './claims.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
 import { localUserMemoryStore } from './local/user-memories.js';
-import type { UpstreamScope } from './providers.js';
+import { ownScopeHint, type UpstreamScope } from './providers.js';
 import type { MemoryStore, Stores, UserEventStore, UserMemoryStore } from './types.js';
 
 /** Which backend serves each family for one tenant. */
@@ -69,11 +69,18 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
       const input: StoreFactoryInput = {
         tenantId,
         budget,
-        claim: (scope) => claims.claim(tenantId, scope),
+        claim(scope) {
+          return claims.claim(tenantId, scope, ownScopeHint(scope.provider, tenantId, input.settings));
+        },
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {
           if (!sealed) return {};
-          if (!openSettings) throw new Error('tenant settings are stored but GATEWAY_SECRET is not set');
+          if (!openSettings) {
+            throw new AppError(
+              'UPSTREAM_UNAVAILABLE',
+              "This tenant's provider settings are stored encrypted and the gateway runs without GATEWAY_SECRET; an operator must restart it with the secret they were stored with",
+            );
+          }
           try {
             return (settings ??= openSettings(tenantId, sealed));
           } catch (error) {

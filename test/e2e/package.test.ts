@@ -276,10 +276,23 @@ describe('memory-gateway CLI', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/mielto\.apiKey, mielto\.workspaceId, mielto\.workspaces/);
     expect(show.stdout).toMatch(/jwt issuer:\s+https:\/\/login\.acme\.test/);
+    expect(show.stdout).toMatch(/scopes held:\s+\(none yet/);
     for (const out of [set.stdout, set.stderr, show.stdout, show.stderr]) expect(out).not.toContain('mielto-canary-key');
     const bad = await cli(dir, ['tenants', 'set', 'acme', '--jwt-jwks-url', 'not a url'], secretEnv);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/jwt-jwks-url must be an http\(s\) URL/);
+
+    // A server started with another secret than the settings were sealed with says so and stops.
+    const wrongSecret = await new Promise<CliResult>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(dir, 'dist', 'main.js')],
+        { cwd: dir, env: userEnv({ ...env, PORT: '0', GATEWAY_SECRET: 'another-gateway-secret-0123456789abcdef' }), timeout: 30_000 },
+        (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      ),
+    );
+    expect(wrongSecret.code).not.toBe(0);
+    expect(wrongSecret.stderr).toContain('GATEWAY_SECRET differs from the one the stored tenant settings were sealed with');
   });
 
   it('refuses a PostgreSQL DATABASE_URL clearly instead of writing a stray SQLite file', async () => {

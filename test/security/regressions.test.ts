@@ -59,14 +59,39 @@ describe('environment defaults are not shared by every tenant', () => {
 
     const refused = errorOf(await gateway.execute(MEMORIES, {}, { token: globex }));
     expect(refused.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', provider: 'mielto' });
-    expect(refused.message).toContain('already used by another tenant');
-    expect(refused.message).toContain('npx memory-gateway tenants set globex --mielto-workspace-id');
+    expect(refused.message).toContain('another tenant of this gateway already uses');
+    expect(refused.message).toContain('npx memory-gateway tenants set globex --mielto-workspace-id <its own workspace id> or --mielto-api-key <its own key>');
+    // The caller learns nothing about the other tenant's scope; the operator's log has it.
+    expect(refused.message).not.toMatch(/ws-env|acme|127\.0\.0\.1/);
+    const warning = gateway.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'upstream scope refused: it belongs to another tenant');
+    expect(warning).toMatchObject({ tenant: 'globex', owner: 'acme', provider: 'mielto', scope: expect.stringContaining('ws-env') });
     expect(fake.requests).toHaveLength(calls);
 
     // Given a workspace of its own on the same key, it is served, and sees only that workspace.
     await setTenant(gateway.app.prisma, gateway.config, 'globex', { settings: { 'mielto.workspaceId': 'ws-globex' } });
     expect(memoriesOf(await gateway.execute(MEMORIES, {}, { token: globex }))).toEqual([]);
     expect(fake.requests.at(-1)!.headers['x-workspace-id']).toBe('ws-globex');
+  });
+
+  it('another spelling of the same scope is the same scope: spaces around a partition, the URL written differently', async () => {
+    const { fake, gateway } = await mieltoGateway({ MIELTO_WORKSPACE_ID: 'ws-env' });
+    fake.seedMemory(ENV_KEY, { user_id: 'u1', memory: "acme's", workspaceId: 'ws-env' });
+    dataOf(await gateway.execute(MEMORIES, {}, { token: await gateway.createKey('acme') }));
+    const calls = fake.requests.length;
+    const spellings: Record<string, string>[] = [
+      { 'mielto.workspaceId': 'ws-env ' },
+      { 'mielto.url': fake.url.replace('http://', 'HTTP://'), 'mielto.apiKey': ENV_KEY, 'mielto.workspaceId': ' ws-env' },
+      { 'mielto.url': `${fake.url}//`, 'mielto.apiKey': ENV_KEY, 'mielto.workspaceId': 'ws-env' },
+      { 'mielto.url': `${fake.url}/api/..`, 'mielto.apiKey': ENV_KEY, 'mielto.workspaceId': 'ws-env' },
+    ];
+    for (const [i, settings] of spellings.entries()) {
+      const tenant = `other-${i}`;
+      await setTenant(gateway.app.prisma, gateway.config, tenant, { settings });
+      const res = await gateway.execute(MEMORIES, {}, { token: await gateway.createKey(tenant) });
+      expect(errorOf(res).extensions, JSON.stringify(settings)).toEqual({ code: 'UPSTREAM_UNAVAILABLE', provider: 'mielto' });
+      expect(JSON.stringify(res.body)).not.toContain("acme's");
+    }
+    expect(fake.requests).toHaveLength(calls);
   });
 
   it('ALLOW_SHARED_UPSTREAM_SCOPE=true lets tenants share one scope, and then they see each other\'s data there', async () => {
@@ -263,6 +288,24 @@ describe('sealed settings are bound to their tenant', () => {
     expect(JSON.stringify(res.body)).not.toContain("acme's");
     expect(fake.requests).toEqual([]);
     expect(memoriesOf(await gateway.execute(MEMORIES, {}, { token: await gateway.createKey('acme') }))).toEqual(["acme's"]);
+  });
+
+  it('a gateway without the secret its tenants were sealed with says what an operator must do, not "Unexpected error"', async () => {
+    const fake = await startMieltoFake({ apiKeys: [KEY_A] });
+    cleanups.push(() => fake.close());
+    const sealed = await startGateway({ GATEWAY_SECRET: TEST_GATEWAY_SECRET, MIELTO_URL: fake.url });
+    cleanups.push(() => sealed.close());
+    await setTenant(sealed.app.prisma, sealed.config, 'acme', { memories: 'mielto', settings: { 'mielto.apiKey': KEY_A } });
+    const token = await sealed.createKey('acme');
+    // Same database, no secret: the tenant's settings cannot be opened.
+    const { sealedSettings } = await sealed.app.prisma.tenant.findUniqueOrThrow({ where: { id: 'acme' } });
+    const { gateway } = await mieltoGateway({ GATEWAY_SECRET: 'another-gateway-secret-0123456789abcdef' });
+    await gateway.app.prisma.tenant.create({ data: { id: 'acme', memoriesBackend: 'mielto', sealedSettings } });
+    const res = errorOf(await gateway.execute(MEMORIES, {}, { token: await gateway.createKey('acme') }));
+    expect(res.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(res.message).toContain('cannot be opened');
+    expect(fake.requests).toEqual([]);
+    dataOf(await sealed.execute(MEMORIES, {}, { token }));
   });
 
   it('settings sealed in the old unbound format are re-sealed for their own tenant and keep working', async () => {
