@@ -5,6 +5,7 @@ import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
+import { inFlightLimitMs, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
@@ -25,24 +26,31 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const prisma = await createPrisma(config, options);
   const pool = new UpstreamPool(config.upstream, logger);
   const secret = config.gatewaySecret;
+  const localDeletes = sqliteLocalDeletes(config.databaseUrl);
+  const router = createStoreRouter({
+    config,
+    prisma,
+    providers: options.providers ?? providerFactories(config, pool),
+    openSettings: secret ? (sealed) => open(secret, sealed) : undefined,
+  });
   const server = createServer({
     config,
     prisma,
     logger,
     authenticator: createAuthenticator(config, prisma),
-    router: createStoreRouter({
-      config,
-      prisma,
-      providers: options.providers ?? providerFactories(config, pool),
-      openSettings: secret ? (sealed) => open(secret, sealed) : undefined,
-    }),
+    localDeletes,
+    router,
   });
+  // Provider deletes left `pending` by a crash are settled by sending them again (contract § Guarantees).
+  const recovery = startDeleteRecovery({ prisma, router, logger, olderThanMs: inFlightLimitMs(config) });
   return {
     server,
     prisma,
     async close() {
+      await recovery.stop();
       await server.dispose();
       await pool.close();
+      localDeletes.close();
       await prisma.$disconnect();
     },
   };

@@ -9,14 +9,26 @@ import type { Context } from './context.js';
 import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSubgraphSchema } from './graphql/schema.js';
+import type { LocalDeleteTransactions } from './deletes.js';
 import { createUserListLoaders } from './loaders.js';
+import { corsOptions } from './cors.js';
+import { MAX_BATCH_OPERATIONS, type RateClass } from './limits.js';
+import { useDocumentLimits } from './plugins/use-document-limits.js';
+import { useRateLimit } from './plugins/use-rate-limit.js';
+import { useRequestGuards } from './plugins/use-request-guards.js';
+import { memoryRateLimitStores, type RateLimitStore } from './rate-limit.js';
 
 export interface ServerDeps {
-  config: Pick<Config, 'env' | 'maxBodyBytes'>;
+  config: Pick<Config, 'env' | 'maxBodyBytes' | 'rateLimits' | 'queryLimits' | 'corsOrigins'>;
   prisma: PrismaClient;
   logger: Logger;
   authenticator: Authenticator;
   router: StoreRouter;
+  localDeletes: LocalDeleteTransactions;
+  /** Rate-limit counters per class; in memory by default (a shared store counts across instances). */
+  rateLimitStores?: Partial<Record<RateClass, RateLimitStore>>;
+  /** Called for every request refused by a rate limit. */
+  onRateLimited?: (rateClass: RateClass) => void;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -129,6 +141,8 @@ export function createServer(deps: ServerDeps): GatewayServer {
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     maxRequestBodySize: config.maxBodyBytes,
+    batching: { limit: MAX_BATCH_OPERATIONS },
+    cors: corsOptions(config.corsOrigins),
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -158,7 +172,14 @@ export function createServer(deps: ServerDeps): GatewayServer {
     // GraphiQL bundled in the package: Yoga's default page loads it from a CDN, which leaves it
     // blank on machines without internet access. Imported on first use (the bundle is large).
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    plugins: [useRequestBasics(config.maxBodyBytes, requestIds), useErrorCodes(isDev)],
+    plugins: [
+      useRequestBasics(config.maxBodyBytes, requestIds),
+      useRequestGuards(),
+      useDocumentLimits(config.queryLimits),
+      // After the document limits: a refused document counts against no rate limit.
+      useRateLimit({ stores: deps.rateLimitStores ?? memoryRateLimitStores(config.rateLimits), onRateLimited: deps.onRateLimited }),
+      useErrorCodes(isDev),
+    ],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();
       const principal = await authenticator.authenticate(request.headers.get('authorization'));
@@ -168,6 +189,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
         requestId,
         principal,
         prisma,
+        localDeletes: deps.localDeletes,
         stores,
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
