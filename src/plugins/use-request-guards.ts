@@ -34,12 +34,18 @@ export function useRequestGuards(): Plugin {
       if (!requestParser) return;
       // Yoga's parsers raise plain errors for unreadable parameters; those are the caller's input.
       setRequestParser(async (req) => {
+        let result: Awaited<ReturnType<typeof requestParser>>;
         try {
-          return await requestParser(req);
+          result = await requestParser(req);
         } catch (error) {
           if (error instanceof GraphQLError) throw error;
           return refusal(fetchAPI, 400, 'The request parameters are not valid JSON: send variables and extensions as JSON objects');
         }
+        // Yoga reads each operation of a batch as an object and fails on a null one.
+        if (Array.isArray(result) && result.some((params) => params === null || typeof params !== 'object' || Array.isArray(params))) {
+          return refusal(fetchAPI, 400, 'Each operation of a batch must be a JSON object with a query');
+        }
+        return result;
       });
     },
     onParams({ params, setResult }) {
