@@ -5,7 +5,7 @@ import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
-import { inFlightLimitMs, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
+import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
@@ -26,7 +26,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const prisma = await createPrisma(config, options);
   const pool = new UpstreamPool(config.upstream, logger);
   const secret = config.gatewaySecret;
-  const localDeletes = sqliteLocalDeletes(config.databaseUrl);
+  const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
   const router = createStoreRouter({
     config,
     prisma,

@@ -138,6 +138,31 @@ export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions
   };
 }
 
+/**
+ * Databases with a connection per transaction (PostgreSQL): an interactive Prisma transaction.
+ * Never for SQLite, where Prisma shares one connection between all requests (see above).
+ */
+export function prismaLocalDeletes(prisma: PrismaClient): LocalDeleteTransactions {
+  return {
+    deleteWithRecord(tenantId, call, record) {
+      const { table, where } = deleteStatement(tenantId, call);
+      const conditions = Object.fromEntries(where);
+      return prisma.$transaction(async (tx) => {
+        const deleteMany = {
+          UserEvent: () => tx.userEvent.deleteMany({ where: conditions }),
+          UserMemory: () => tx.userMemory.deleteMany({ where: conditions }),
+          Memory: () => tx.memory.deleteMany({ where: conditions }),
+        }[table as 'UserEvent' | 'UserMemory' | 'Memory'];
+        const { count } = await deleteMany();
+        if (count === 0) return false;
+        await tx.deletionAudit.create({ data: record as never });
+        return true;
+      });
+    },
+    close() {},
+  };
+}
+
 /** Whether a provider delete's answer settles its record: NOT_FOUND after an unknown outcome counts as deleted. */
 function settledOutcome(error: unknown): 'deleted' | undefined {
   return isAppError(error) && error.code === 'NOT_FOUND' ? 'deleted' : undefined;
