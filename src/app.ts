@@ -6,6 +6,7 @@ import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
+import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
@@ -26,25 +27,32 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const prisma = await createPrisma(config, options);
   const pool = new UpstreamPool(config.upstream, logger);
   const secret = config.gatewaySecret;
+  const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
+  const router = createStoreRouter({
+    config,
+    prisma,
+    providers: options.providers ?? providerFactories(config, pool),
+    openSettings: secret ? (tenantId, sealed) => open(secret, tenantId, sealed) : undefined,
+    claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope, logger }),
+  });
   const server = createServer({
     config,
     prisma,
     logger,
     authenticator: createAuthenticator(config, prisma, logger),
-    router: createStoreRouter({
-      config,
-      prisma,
-      providers: options.providers ?? providerFactories(config, pool),
-      openSettings: secret ? (tenantId, sealed) => open(secret, tenantId, sealed) : undefined,
-      claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope, logger }),
-    }),
+    localDeletes,
+    router,
   });
+  // Provider deletes left `pending` by a crash are settled by sending them again (contract § Guarantees).
+  const recovery = startDeleteRecovery({ prisma, router, logger, olderThanMs: inFlightLimitMs(config) });
   return {
     server,
     prisma,
     async close() {
+      await recovery.stop();
       await server.dispose();
       await pool.close();
+      localDeletes.close();
       await prisma.$disconnect();
     },
   };

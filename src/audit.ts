@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { actorOf } from './auth/principal.js';
 import type { BackendName } from './backends/types.js';
 import type { Context } from './context.js';
+import { MEMORY_DELETED, notFoundFor, sendDelete, type AuditRow, type DeleteCall } from './deletes.js';
 import { isAppError } from './errors.js';
 
 export interface DeleteAttempt {
@@ -16,38 +17,86 @@ function outcomeOf(error: unknown): string {
   return isAppError(error) ? error.code.toLowerCase() : 'internal_server_error';
 }
 
-/**
- * Runs a delete and records the attempt with its outcome, whatever it is. The record holds who,
- * what and when — never memory content. If the record cannot be written after a delete that
- * succeeded, the delete is still reported as done (it is) and the failure is logged loudly.
- */
-export async function audited<T>(ctx: Context, attempt: DeleteAttempt, run: () => Promise<T>): Promise<T> {
-  let outcome = 'deleted';
+/** The audit record of an attempt: who, what and when — never memory content. */
+function auditRow(ctx: Context, attempt: DeleteAttempt, outcome: string): AuditRow {
+  return {
+    id: randomUUID(),
+    tenantId: ctx.principal.tenantId,
+    actor: actorOf(ctx.principal),
+    operation: attempt.operation,
+    backend: attempt.backend,
+    // Ids are recorded as the caller sent them, cut short so a junk argument cannot bloat the trail.
+    targetId: attempt.targetId.slice(0, 256),
+    // The user the request named, else the end user acting (who can only act on themselves).
+    userId: (attempt.userId ?? (ctx.principal.kind === 'end-user' ? ctx.principal.userId : null))?.slice(0, 256) ?? null,
+    outcome,
+    requestId: ctx.requestId,
+    clientRequestId: ctx.clientRequestId,
+  };
+}
+
+/** Writes a record of an attempt that changed nothing; a failure is logged, the caller's answer stands. */
+async function recordRefusal(ctx: Context, attempt: DeleteAttempt, error: unknown): Promise<void> {
+  const outcome = outcomeOf(error);
   try {
-    return await run();
+    await ctx.prisma.deletionAudit.create({ data: auditRow(ctx, attempt, outcome) });
+  } catch (failure) {
+    ctx.logger.error({ err: failure, requestId: ctx.requestId, operation: attempt.operation, outcome }, 'failed to write deletion audit record');
+  }
+}
+
+/**
+ * Runs a delete and records the attempt with its outcome, whatever it is, so that a crash at any
+ * moment leaves the audit telling the truth (contract § Guarantees):
+ * - input refused before any store is asked: a record of the refusal;
+ * - local store: the row and a `deleted` record commit in one transaction;
+ * - provider: a `pending` record (with what to send again) is written before the call — no record,
+ *   no call — and settled after it. A record left pending by a crash or by a client that went
+ *   away is settled later by sending the delete again (src/deletes.ts).
+ */
+export async function audited<C extends DeleteCall>(ctx: Context, attempt: DeleteAttempt, prepare: () => C): Promise<{ call: C; message: string }> {
+  let call: C;
+  try {
+    call = prepare();
   } catch (error) {
-    outcome = outcomeOf(error);
+    await recordRefusal(ctx, attempt, error);
     throw error;
-  } finally {
+  }
+
+  if (attempt.backend === 'local') {
+    let deleted: boolean;
     try {
-      await ctx.prisma.deletionAudit.create({
-        data: {
-          id: randomUUID(),
-          tenantId: ctx.principal.tenantId,
-          actor: actorOf(ctx.principal),
-          operation: attempt.operation,
-          backend: attempt.backend,
-          // Ids are recorded as the caller sent them, cut short so a junk argument cannot bloat the trail.
-          targetId: attempt.targetId.slice(0, 256),
-          // The user the request named, else the end user acting (who can only act on themselves).
-          userId: (attempt.userId ?? (ctx.principal.kind === 'end-user' ? ctx.principal.userId : null))?.slice(0, 256) ?? null,
-          outcome,
-          requestId: ctx.requestId,
-          clientRequestId: ctx.clientRequestId,
-        },
-      });
+      deleted = await ctx.localDeletes.deleteWithRecord(ctx.principal.tenantId, call, auditRow(ctx, attempt, 'deleted'));
     } catch (error) {
-      ctx.logger.error({ err: error, requestId: ctx.requestId, operation: attempt.operation, outcome }, 'failed to write deletion audit record');
+      // The transaction rolled back: nothing was deleted.
+      await recordRefusal(ctx, attempt, error);
+      throw error;
     }
+    if (!deleted) {
+      const error = notFoundFor(call);
+      await recordRefusal(ctx, attempt, error);
+      throw error;
+    }
+    return { call, message: MEMORY_DELETED };
+  }
+
+  const record = auditRow(ctx, attempt, 'pending');
+  await ctx.prisma.deletionAudit.create({ data: { ...record, scope: call } });
+  const settle = async (outcome: string) => {
+    try {
+      await ctx.prisma.deletionAudit.updateMany({ where: { id: record.id, outcome: 'pending' }, data: { outcome } });
+    } catch (error) {
+      // Left pending: recovery sends the delete again and settles it.
+      ctx.logger.error({ err: error, requestId: ctx.requestId, operation: attempt.operation, outcome }, 'failed to settle deletion audit record');
+    }
+  };
+  try {
+    const { message } = await sendDelete(ctx.stores, call, { signal: ctx.signal });
+    await settle('deleted');
+    return { call, message: message ?? MEMORY_DELETED };
+  } catch (error) {
+    // A caller that went away may have left the delete applied or not: recovery finds out.
+    if (!ctx.signal.aborted) await settle(outcomeOf(error));
+    throw error;
   }
 }

@@ -19,6 +19,23 @@ const optionalUrl = z.preprocess(emptyAsUndefined, z.url().optional());
 const positiveInt = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
 const optionalPositiveInt = z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().optional());
 const urlWithDefault = (fallback: string) => z.preprocess(emptyAsUndefined, z.url().default(fallback));
+const nonNegativeInt = (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(fallback));
+
+/**
+ * Above this many tokens a document can nest deeply enough to exhaust the parser's stack
+ * (graphql-js parses recursively), so the token limit cannot be raised past it.
+ */
+const MAX_QUERY_TOKENS_CEILING = 5000;
+
+/** `*`, or a comma-separated list of origins (scheme://host[:port], no path). */
+const corsOrigins = z
+  .string()
+  .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+  .refine((origins) => origins.length > 0, { message: 'must be * or a comma-separated list of origins' })
+  .refine((origins) => origins.length === 1 || !origins.includes('*'), { message: '* cannot be combined with other origins' })
+  .refine((origins) => origins.every((origin) => origin === '*' || /^https?:\/\/[^/\s,]+$/.test(origin)), {
+    message: 'each origin must look like https://app.example.com (scheme and host, optional port, no path)',
+  });
 
 const EnvSchema = z
   .object({
@@ -75,6 +92,13 @@ const EnvSchema = z
     MAX_UPSTREAM_CALLS_PER_REQUEST: positiveInt(500),
     MAX_ENTITY_REPRESENTATIONS: positiveInt(200),
     MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(2 * 1024 * 1024)),
+    RATE_LIMIT_READS_PER_MIN: nonNegativeInt(1200),
+    RATE_LIMIT_WRITES_PER_MIN: nonNegativeInt(300),
+    MAX_QUERY_DEPTH: positiveInt(10),
+    MAX_QUERY_ALIASES: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).default(30)),
+    MAX_QUERY_COST: positiveInt(20_000),
+    MAX_QUERY_TOKENS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(100).max(MAX_QUERY_TOKENS_CEILING).default(1000)),
+    CORS_ORIGINS: z.preprocess(emptyAsUndefined, corsOrigins.default(['*'])),
   })
   .superRefine((env, ctx) => {
     if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
@@ -118,6 +142,12 @@ export interface Config {
     readonly breakerThreshold: number;
     readonly breakerCooldownMs: number;
   };
+  /** Requests per principal and minute for each class; 0 turns that class's limit off. */
+  readonly rateLimits: { readonly readsPerMinute: number; readonly writesPerMinute: number };
+  /** What a document may ask for before it is executed (src/plugins/use-document-limits.ts). */
+  readonly queryLimits: { readonly depth: number; readonly aliases: number; readonly cost: number; readonly tokens: number };
+  /** Origins browsers may call from; `['*']` = any. */
+  readonly corsOrigins: readonly string[];
   readonly gatewaySecret?: string;
   /** Several tenants may use one upstream scope (and then see each other's data there). */
   readonly allowSharedUpstreamScope: boolean;
@@ -185,6 +215,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       breakerThreshold: e.UPSTREAM_BREAKER_THRESHOLD,
       breakerCooldownMs: e.UPSTREAM_BREAKER_COOLDOWN_MS,
     },
+    rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MIN, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MIN },
+    queryLimits: { depth: e.MAX_QUERY_DEPTH, aliases: e.MAX_QUERY_ALIASES, cost: e.MAX_QUERY_COST, tokens: e.MAX_QUERY_TOKENS },
+    corsOrigins: e.CORS_ORIGINS,
     gatewaySecret: e.GATEWAY_SECRET,
     allowSharedUpstreamScope: e.ALLOW_SHARED_UPSTREAM_SCOPE === 'true',
     requestLimits: { upstreamCalls: e.MAX_UPSTREAM_CALLS_PER_REQUEST, entityRepresentations: e.MAX_ENTITY_REPRESENTATIONS },

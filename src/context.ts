@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Principal } from './auth/principal.js';
 import type { Stores } from './backends/types.js';
+import type { LocalDeleteTransactions } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import type { UserListLoaders } from './loaders.js';
 
@@ -13,6 +14,8 @@ export interface Context {
   readonly clientRequestId: string | null;
   readonly principal: Principal;
   readonly prisma: PrismaClient;
+  /** Local deletes with their audit record in one transaction (src/audit.ts). */
+  readonly localDeletes: LocalDeleteTransactions;
   /** The stores the tenant is routed to, chosen once for this request. */
   readonly stores: Stores;
   /** Batches many users' lists into one store call (federation `_entities`). */

@@ -10,17 +10,29 @@ import type { Context } from './context.js';
 import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSubgraphSchema } from './graphql/schema.js';
+import type { LocalDeleteTransactions } from './deletes.js';
 import { createUserListLoaders } from './loaders.js';
+import { corsOptions } from './cors.js';
+import { MAX_BATCH_OPERATIONS, type RateClass } from './limits.js';
 import { useAuthentication } from './plugins/use-authentication.js';
+import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useEntityLimit } from './plugins/use-entity-limit.js';
 import { useGraphiQLPage } from './plugins/use-graphiql-page.js';
+import { useRateLimit } from './plugins/use-rate-limit.js';
+import { useRequestGuards } from './plugins/use-request-guards.js';
+import { memoryRateLimitStores, type RateLimitStore } from './rate-limit.js';
 
 export interface ServerDeps {
-  config: Pick<Config, 'env' | 'maxBodyBytes' | 'requestLimits'>;
+  config: Pick<Config, 'env' | 'maxBodyBytes' | 'requestLimits' | 'rateLimits' | 'queryLimits' | 'corsOrigins'>;
   prisma: PrismaClient;
   logger: Logger;
   authenticator: Authenticator;
   router: StoreRouter;
+  localDeletes: LocalDeleteTransactions;
+  /** Rate-limit counters per class; in memory by default (a shared store counts across instances). */
+  rateLimitStores?: Partial<Record<RateClass, RateLimitStore>>;
+  /** Called for every request refused by a rate limit. */
+  onRateLimited?: (rateClass: RateClass) => void;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -148,6 +160,8 @@ export function createServer(deps: ServerDeps): GatewayServer {
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     maxRequestBodySize: config.maxBodyBytes,
+    batching: { limit: MAX_BATCH_OPERATIONS },
+    cors: corsOptions(config.corsOrigins),
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -173,8 +187,17 @@ export function createServer(deps: ServerDeps): GatewayServer {
     plugins: [
       useGraphiQLPage('/graphql', async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiql)),
       useRequestBasics(config.maxBodyBytes, requestIds),
+      useRequestGuards(),
+      // Before the document is parsed: an anonymous caller costs a header check.
       useAuthentication(authenticator, principals),
+      useDocumentLimits(config.queryLimits),
       useEntityLimit(config.requestLimits.entityRepresentations),
+      // After the document limits: a refused document counts against no rate limit.
+      useRateLimit({
+        stores: deps.rateLimitStores ?? memoryRateLimitStores(config.rateLimits),
+        onRateLimited: deps.onRateLimited,
+        principalOf: (request) => principals.get(request),
+      }),
       useErrorCodes(isDev),
     ],
     context: async ({ request }): Promise<Context> => {
@@ -193,6 +216,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
         clientRequestId,
         principal,
         prisma,
+        localDeletes: deps.localDeletes,
         stores,
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,

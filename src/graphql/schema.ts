@@ -7,6 +7,7 @@ import './types/user.js';
 import './types/audit.js';
 
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { guardEntityRepresentations } from './entities.js';
 
 /** The federation spec version the subgraph links; composition and routers read it from `@link`. */
 export const FEDERATION_LINK_URL = 'https://specs.apollo.dev/federation/v2.6';
@@ -25,7 +26,9 @@ export function getSchema(): GraphQLSchema {
  * (`_service { sdl }`, `_entities` for `User`, the `@link` and `@key` directives).
  */
 export function getSubgraphSchema(): GraphQLSchema {
-  subgraphSchema ??= describeFederationFields(builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK_URL, sortSchema: true }));
+  subgraphSchema ??= guardEntityRepresentations(
+    describeFederationFields(builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK_URL, sortSchema: true })),
+  );
   return subgraphSchema;
 }
 

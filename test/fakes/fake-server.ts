@@ -63,6 +63,8 @@ export interface FakeServer {
   dropConnection(o?: FaultOptions & { afterProcessing?: boolean }): void;
   /** HTTP 200, JSON content-type, a body that does not parse; state is left unchanged. */
   malformedJson(o?: FaultOptions): void;
+  /** The request is held, never processed and never answered (until the fake closes). */
+  hang(o?: FaultOptions): void;
   /** Disarms every fault. */
   resetFaults(): void;
   /** Stops listening and closes every connection, keep-alive and pending ones included. */
@@ -73,7 +75,8 @@ type Fault =
   | { kind: 'respond'; response: (req: FakeRequest) => FakeResponse }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'drop'; afterProcessing: boolean }
-  | { kind: 'malformedJson' };
+  | { kind: 'malformedJson' }
+  | { kind: 'hang' };
 
 interface ArmedFault {
   fault: Fault;
@@ -158,6 +161,10 @@ export abstract class FakeHttpServer implements FakeServer {
     this.#arm(o, { kind: 'malformedJson' });
   }
 
+  hang(o: FaultOptions = {}): void {
+    this.#arm(o, { kind: 'hang' });
+  }
+
   resetFaults(): void {
     this.#faults = [];
   }
@@ -235,6 +242,8 @@ export abstract class FakeHttpServer implements FakeServer {
           headers: { 'content-type': 'application/json' },
           text: '{"truncated": [{"id": ',
         });
+      case 'hang':
+        return;
       case 'drop':
         if (fault.afterProcessing) this.#handle(request);
         req.socket.destroy();

@@ -10,11 +10,19 @@ import { dataOf, errorOf, startGateway, type TestGateway } from '../helpers/gate
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Creates `n` items in one request (aliased mutations run in order) and returns their ids. */
+/**
+ * Creates `n` items with aliased mutations (they run in order), a page at a time to stay within
+ * the document limits, and returns their ids oldest first.
+ */
 async function createMany(gateway: TestGateway, token: string, n: number, field: (i: number) => string): Promise<string[]> {
-  const query = `mutation { ${Array.from({ length: n }, (_, i) => `m${i}: ${field(i)} { id }`).join('\n')} }`;
-  const data = dataOf(await gateway.execute<Record<string, { id: string }>>(query, {}, { token }));
-  return Array.from({ length: n }, (_, i) => data[`m${i}`]!.id);
+  const ids: string[] = [];
+  for (let start = 0; start < n; start += 20) {
+    const batch = Array.from({ length: Math.min(20, n - start) }, (_, k) => start + k);
+    const query = `mutation { ${batch.map((i) => `m${i}: ${field(i)} { id }`).join('\n')} }`;
+    const data = dataOf(await gateway.execute<Record<string, { id: string }>>(query, {}, { token }));
+    ids.push(...batch.map((i) => data[`m${i}`]!.id));
+  }
+  return ids;
 }
 
 const LISTS = {

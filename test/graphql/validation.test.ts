@@ -138,9 +138,10 @@ describe('argument validation through the HTTP layer', () => {
     }
   });
 
+  const V5 = '2ed6657d-e927-568b-95e1-2665a8aea6a2';
+
   it('accepts upper-case UUIDs and v5 UUIDs for user events', async () => {
-    const v5 = '2ed6657d-e927-568b-95e1-2665a8aea6a2';
-    for (const userId of [v5, U.toUpperCase()]) {
+    for (const userId of [V5, U.toUpperCase()]) {
       const created = dataOf(await gateway.execute<any>(`mutation($u: ID!) { createUserEvent(userId: $u, input: {}) { userId } }`, { u: userId }, { token }));
       expect(created.createUserEvent.userId).toBe(userId.toLowerCase());
     }
@@ -151,5 +152,10 @@ describe('argument validation through the HTTP layer', () => {
       await gateway.execute<any>(`{ userMemories { edges { cursor } } memories { edges { cursor } } }`, {}, { token }),
     );
     expect(lists).toEqual({ userMemories: { edges: [] }, memories: { edges: [] } });
+    // User events are listed per user and only for valid ids, so the store itself is asked: the
+    // only events are the two the test above created, none for a v1/v3/nil/malformed id.
+    const events = await gateway.app.prisma.userEvent.findMany({ select: { userId: true, eventTip: true } });
+    expect(events.map((e) => e.userId).sort()).toEqual([V5, U.toLowerCase()].sort());
+    expect(events.every((e) => e.eventTip === null)).toBe(true);
   });
 });

@@ -45,7 +45,15 @@ export async function startGateway(env: Record<string, string> = {}, options: Ap
   const dir = mkdtempSync(join(tmpdir(), 'memory-gateway-db-'));
   const file = join(dir, 'gateway.db');
   copyFileSync(inject('templateDatabase'), file);
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: `file:${file}`, ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: `file:${file}`,
+    // Tests seed hundreds of items a minute; the rate limits have their own tests, which set them.
+    RATE_LIMIT_READS_PER_MIN: '0',
+    RATE_LIMIT_WRITES_PER_MIN: '0',
+    ...env,
+  });
   const sql: string[] = [];
   const logs: string[] = [];
   const sink = new Writable({

@@ -162,10 +162,17 @@ describe('scope arguments and circuit breakers', () => {
 });
 
 describe('one request cannot fan out into thousands of provider calls', () => {
-  it('3,000 aliased lists stop at the per-request budget of upstream calls', async () => {
-    const { fake, gateway } = await mieltoGateway({ MAX_QUERY_ALIASES: '5000', MAX_QUERY_COST: '100000000', MAX_QUERY_DEPTH: '100' });
+  it('aliased lists beyond what the document limits catch stop at the per-request budget of upstream calls', async () => {
+    // The document limits (aliases, tokens, cost) refuse such a document first; here they are
+    // opened wide so that the budget, the last line of defence, is what is tested.
+    const { fake, gateway } = await mieltoGateway({
+      MAX_UPSTREAM_CALLS_PER_REQUEST: '50',
+      MAX_QUERY_ALIASES: '5000',
+      MAX_QUERY_TOKENS: '5000',
+      MAX_QUERY_COST: '100000000',
+    });
     const token = await gateway.createKey('acme');
-    const fields = Array.from({ length: 3000 }, (_, i) => `m${i}: memories(userId: "user-${i}", first: 1) { edges { node { id } } }`).join('\n');
+    const fields = Array.from({ length: 150 }, (_, i) => `m${i}: memories(userId: "user-${i}", first: 1) { edges { node { id } } }`).join('\n');
     const res = await gateway.execute(`{ ${fields} }`, {}, { token });
     const limit = gateway.config.requestLimits.upstreamCalls;
     // The root fields are non-null, so the first refused one nulls the answer; the calls already
@@ -179,7 +186,9 @@ describe('one request cannot fan out into thousands of provider calls', () => {
   });
 
   it('_entities refuses more representations than MAX_ENTITY_REPRESENTATIONS before resolving any, and serves 100 users', async () => {
-    const { fake, gateway } = await mieltoGateway();
+    // The cost limit alone would refuse 10,000 representations with their lists; opened wide, the
+    // representation limit still does.
+    const { fake, gateway } = await mieltoGateway({ MAX_QUERY_COST: '100000000' });
     const token = await gateway.createKey('acme');
     const query = `query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id memories(first: 1) { edges { node { id } } } } } }`;
     const reps = (n: number) => Array.from({ length: n }, (_, i) => ({ __typename: 'User', id: `user-${i}` }));

@@ -118,15 +118,16 @@ builder.mutationField('deleteMemory', (t) =>
       userId: t.arg.string({ description: 'Its owner (Mielto lets only the owner delete).' }),
       workspaceId: t.arg.string({ description: 'Mielto workspace it lives in.' }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const store = ctx.stores.memories;
       const attempt = { operation: 'deleteMemory', backend: store.backend, targetId: String(args.memoryId), userId: args.userId } as const;
-      return audited(ctx, attempt, async () => {
-        const memoryId = requiredId('memoryId', String(args.memoryId));
-        const userId = actingUser(ctx, optionalId('userId', args.userId));
-        const { message } = await store.delete(memoryId, { userId, workspaceId: optionalId('workspaceId', args.workspaceId) }, { signal: ctx.signal });
-        return { memoryId, message, backend: store.backend };
-      });
+      const { call, message } = await audited(ctx, attempt, () => ({
+        family: 'memories' as const,
+        memoryId: requiredId('memoryId', String(args.memoryId)),
+        userId: actingUser(ctx, optionalId('userId', args.userId)),
+        workspaceId: optionalId('workspaceId', args.workspaceId),
+      }));
+      return { memoryId: call.memoryId, message, backend: store.backend };
     },
   }),
 );

@@ -141,12 +141,12 @@ builder.mutationField('deleteUserEvent', (t) =>
     resolve: async (_root, args, ctx) => {
       const store = ctx.stores.userEvents;
       const attempt = { operation: 'deleteUserEvent', backend: store.backend, targetId: String(args.eventId), userId: String(args.userId) } as const;
-      return audited(ctx, attempt, async () => {
-        const userId = actingUser(ctx, uuidV4OrV5('userId', String(args.userId)))!;
-        const eventId = uuidV4OrV5('eventId', String(args.eventId));
-        await store.delete(userId, eventId, { signal: ctx.signal });
-        return { userId, eventId, deleted: true, backend: store.backend };
-      });
+      const { call } = await audited(ctx, attempt, () => ({
+        family: 'userEvents' as const,
+        userId: actingUser(ctx, uuidV4OrV5('userId', String(args.userId)))!,
+        eventId: uuidV4OrV5('eventId', String(args.eventId)),
+      }));
+      return { userId: call.userId, eventId: call.eventId, deleted: true, backend: store.backend };
     },
   }),
 );

@@ -117,15 +117,16 @@ builder.mutationField('deleteUserMemory', (t) =>
       userMemoryId: t.arg.id({ required: true, description: 'The memory.' }),
       subTenantId: t.arg.string({ description: 'Cortex sub-tenant it lives in.' }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const store = ctx.stores.userMemories;
       const attempt = { operation: 'deleteUserMemory', backend: store.backend, targetId: String(args.userMemoryId) } as const;
-      return audited(ctx, attempt, async () => {
-        const userMemoryId = requiredId('userMemoryId', String(args.userMemoryId));
-        const ownerUserId = ctx.principal.kind === 'end-user' ? ctx.principal.userId : null;
-        await store.delete(userMemoryId, { subTenantId: actingSubTenant(ctx, optionalId('subTenantId', args.subTenantId)), ownerUserId }, { signal: ctx.signal });
-        return { userMemoryId, deleted: true, backend: store.backend };
-      });
+      const { call } = await audited(ctx, attempt, () => ({
+        family: 'userMemories' as const,
+        userMemoryId: requiredId('userMemoryId', String(args.userMemoryId)),
+        subTenantId: actingSubTenant(ctx, optionalId('subTenantId', args.subTenantId)),
+        ownerUserId: ctx.principal.kind === 'end-user' ? ctx.principal.userId : null,
+      }));
+      return { userMemoryId: call.userMemoryId, deleted: true, backend: store.backend };
     },
   }),
 );

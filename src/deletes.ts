@@ -1,0 +1,259 @@
+import { UpstreamBudget } from './backends/budget.js';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { StoreRouter } from './backends/route.js';
+import type { CallOptions, Stores } from './backends/types.js';
+import type { Config } from './config.js';
+import { sqliteFile } from './db.js';
+import { isAppError, notFound } from './errors.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+
+/**
+ * Deletes as data: what a single delete asks of its family's store. The same description runs the
+ * delete, is kept with a provider delete's `pending` audit record, and lets a record left pending
+ * by a crash be settled by sending the delete again (deletes are idempotent by id).
+ */
+export const DeleteCall = z.discriminatedUnion('family', [
+  z.object({ family: z.literal('userEvents'), userId: z.string(), eventId: z.string() }),
+  z.object({
+    family: z.literal('userMemories'),
+    userMemoryId: z.string(),
+    subTenantId: z.string().nullable(),
+    /** Set for end users: only their own memory may go. */
+    ownerUserId: z.string().nullable(),
+  }),
+  z.object({ family: z.literal('memories'), memoryId: z.string(), userId: z.string().nullable(), workspaceId: z.string().nullable() }),
+]);
+export type DeleteCall = z.infer<typeof DeleteCall>;
+
+/** What a successful delete of a memory says when its store has no message of its own. */
+export const MEMORY_DELETED = 'Memory deleted successfully';
+
+/** Sends a delete to the store that serves its family; the store's message for memories. */
+export async function sendDelete(stores: Stores, call: DeleteCall, options: CallOptions): Promise<{ message?: string }> {
+  switch (call.family) {
+    case 'userEvents':
+      await stores.userEvents.delete(call.userId, call.eventId, options);
+      return {};
+    case 'userMemories':
+      await stores.userMemories.delete(call.userMemoryId, { subTenantId: call.subTenantId, ownerUserId: call.ownerUserId }, options);
+      return {};
+    case 'memories':
+      return stores.memories.delete(call.memoryId, { userId: call.userId, workspaceId: call.workspaceId }, options);
+  }
+}
+
+/** The NOT_FOUND a delete of nothing answers, worded as each store words it. */
+export function notFoundFor(call: DeleteCall) {
+  switch (call.family) {
+    case 'userEvents':
+      return notFound(`User event ${call.eventId}`);
+    case 'userMemories':
+      return notFound(`User memory ${call.userMemoryId}`);
+    case 'memories':
+      return notFound(`Memory ${call.memoryId}`);
+  }
+}
+
+/** A DeletionAudit row as Prisma writes it (src/audit.ts builds it). */
+export interface AuditRow {
+  id: string;
+  tenantId: string;
+  actor: string;
+  operation: string;
+  backend: string;
+  targetId: string;
+  userId: string | null;
+  outcome: string;
+  requestId: string;
+  [column: string]: string | null | undefined;
+}
+
+/**
+ * Local deletes: the row and its audit record commit in one transaction, so a crash leaves
+ * either both changes or neither.
+ */
+export interface LocalDeleteTransactions {
+  /** Deletes what `call` names and writes `record`, atomically; false (nothing written) when nothing matched. */
+  deleteWithRecord(tenantId: string, call: DeleteCall, record: AuditRow): Promise<boolean>;
+  close(): void;
+}
+
+/** Each family's table and the conditions its local store applies (src/backends/local/). */
+function deleteStatement(tenantId: string, call: DeleteCall): { table: string; where: [string, string][] } {
+  const where: [string, string | null][] = [['tenantId', tenantId]];
+  switch (call.family) {
+    case 'userEvents':
+      return { table: 'UserEvent', where: [...where, ['userId', call.userId], ['id', call.eventId]] as [string, string][] };
+    case 'userMemories':
+      where.push(['id', call.userMemoryId], ['subTenantId', call.subTenantId], ['userId', call.ownerUserId]);
+      return { table: 'UserMemory', where: where.filter((w): w is [string, string] => w[1] !== null) };
+    case 'memories':
+      where.push(['id', call.memoryId], ['userId', call.userId], ['workspaceId', call.workspaceId]);
+      return { table: 'Memory', where: where.filter((w): w is [string, string] => w[1] !== null) };
+  }
+}
+
+/**
+ * SQLite: a connection of its own, and the transaction runs synchronously on it. Prisma's SQLite
+ * adapter has one connection for everything, so an interactive Prisma transaction would also
+ * swallow (and, on rollback, undo) other requests' statements that run while it is open; a
+ * synchronous transaction lets nothing else run in between, and SQLite's file lock keeps it
+ * apart from Prisma's connection.
+ */
+export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions {
+  let db: Database.Database | undefined;
+  const open = () => {
+    if (!db) {
+      db = new Database(sqliteFile(databaseUrl), { timeout: 5000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    return db;
+  };
+  return {
+    async deleteWithRecord(tenantId, call, record) {
+      const connection = open();
+      const { table, where } = deleteStatement(tenantId, call);
+      const columns = Object.keys(record).filter((column) => record[column] !== undefined);
+      const run = connection.transaction(() => {
+        const conditions = where.map(([column]) => `"${column}" = ?`).join(' AND ');
+        const { changes } = connection.prepare(`DELETE FROM "${table}" WHERE ${conditions}`).run(...where.map(([, value]) => value));
+        if (changes === 0) return false;
+        // `at` in the format Prisma's SQLite adapter writes (its default "iso8601": +00:00, not Z),
+        // so that records sort and read back alike whoever wrote them.
+        const at = new Date().toISOString().replace('Z', '+00:00');
+        connection
+          .prepare(`INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
+          .run(at, ...columns.map((column) => record[column]));
+        return true;
+      });
+      // IMMEDIATE takes the write lock first, so the transaction cannot fail half-way on a busy file.
+      return run.immediate();
+    },
+    close() {
+      db?.close();
+      db = undefined;
+    },
+  };
+}
+
+/**
+ * Databases with a connection per transaction (PostgreSQL): an interactive Prisma transaction.
+ * Never for SQLite, where Prisma shares one connection between all requests (see above).
+ */
+export function prismaLocalDeletes(prisma: PrismaClient): LocalDeleteTransactions {
+  return {
+    deleteWithRecord(tenantId, call, record) {
+      const { table, where } = deleteStatement(tenantId, call);
+      const conditions = Object.fromEntries(where);
+      return prisma.$transaction(async (tx) => {
+        const deleteMany = {
+          UserEvent: () => tx.userEvent.deleteMany({ where: conditions }),
+          UserMemory: () => tx.userMemory.deleteMany({ where: conditions }),
+          Memory: () => tx.memory.deleteMany({ where: conditions }),
+        }[table as 'UserEvent' | 'UserMemory' | 'Memory'];
+        const { count } = await deleteMany();
+        if (count === 0) return false;
+        await tx.deletionAudit.create({ data: record as never });
+        return true;
+      });
+    },
+    close() {},
+  };
+}
+
+/** Whether a provider delete's answer settles its record: NOT_FOUND after an unknown outcome counts as deleted. */
+function settledOutcome(error: unknown): 'deleted' | undefined {
+  return isAppError(error) && error.code === 'NOT_FOUND' ? 'deleted' : undefined;
+}
+
+/**
+ * The longest a provider delete can stay in flight: its retries' time budget plus one attempt's
+ * timeout, and a margin. A `pending` record older than this belongs to no running request.
+ */
+export function inFlightLimitMs(config: Pick<Config, 'upstream' | 'providers'>): number {
+  const longestTimeout = Math.max(...Object.values(config.providers).map((p) => p.timeoutMs));
+  return config.upstream.retryBudgetMs + longestTimeout + 1000;
+}
+
+export interface RecoveryDeps {
+  prisma: PrismaClient;
+  router: StoreRouter;
+  logger: Logger;
+  /** Only records older than this are settled (see inFlightLimitMs). */
+  olderThanMs: number;
+}
+
+/**
+ * Settles provider deletes left `pending` (a crash between the record and the provider's answer,
+ * or a client that went away): sends each delete again and records `deleted` when the provider
+ * confirms it or no longer has the item. Records whose provider cannot be reached stay pending
+ * for the next round. Returns how many were settled.
+ */
+export async function settlePendingDeletes({ prisma, router, logger, olderThanMs }: RecoveryDeps): Promise<number> {
+  const pending = await prisma.deletionAudit.findMany({
+    where: { outcome: 'pending', at: { lt: new Date(Date.now() - olderThanMs) } },
+    orderBy: { at: 'asc' },
+    take: 500,
+  });
+  let settled = 0;
+  for (const record of pending) {
+    const call = DeleteCall.safeParse(record.scope);
+    if (!call.success) {
+      logger.error({ auditId: record.id }, 'pending delete record has no usable scope; left pending');
+      continue;
+    }
+    let outcome: string | undefined;
+    try {
+      // One delete, sent again (with the client's retries): a small budget is plenty.
+      const stores = await router.storesFor(record.tenantId, new UpstreamBudget(10));
+      const backend = stores[call.data.family].backend;
+      if (backend !== record.backend) {
+        logger.warn({ auditId: record.id, recorded: record.backend, routed: backend }, 'pending delete: the tenant is now routed elsewhere; left pending');
+        continue;
+      }
+      await sendDelete(stores, call.data, {});
+      outcome = 'deleted';
+    } catch (error) {
+      outcome = settledOutcome(error);
+      if (!outcome) {
+        logger.warn({ auditId: record.id, code: isAppError(error) ? error.code : 'INTERNAL_SERVER_ERROR' }, 'pending delete not settled yet; retried later');
+        continue;
+      }
+    }
+    const { count } = await prisma.deletionAudit.updateMany({ where: { id: record.id, outcome: 'pending' }, data: { outcome } });
+    settled += count;
+  }
+  if (settled > 0) logger.info({ settled }, 'settled pending deletes');
+  return settled;
+}
+
+/**
+ * Settles pending deletes at start-up and then every `olderThanMs / 2`, so records of a crashed
+ * instance are settled as soon as they can no longer be in flight anywhere. Returns `stop`.
+ */
+export function startDeleteRecovery(deps: RecoveryDeps): { stop(): Promise<void> } {
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+  const round = () => {
+    // One round at a time: a slow provider must not stack rounds that send the same deletes.
+    if (stopped || running) return;
+    running = settlePendingDeletes(deps)
+      .catch((error: unknown) => deps.logger.error({ err: error }, 'settling pending deletes failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  round();
+  const timer = setInterval(round, Math.max(500, Math.floor(deps.olderThanMs / 2)));
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
