@@ -6,8 +6,11 @@ import { createStoreRouter, type ProviderFactories } from './backends/route.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { createPrometheusMetrics, metricsOff, type PrometheusMetrics } from './metrics.js';
+import { createReadiness } from './readiness.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
+import { createTracer } from './tracing.js';
 
 export interface AppOptions extends CreatePrismaOptions {
   /** Replaces the provider adapters (tests use it to inject failing stores). */
@@ -17,18 +20,28 @@ export interface AppOptions extends CreatePrismaOptions {
 export interface App {
   server: GatewayServer;
   prisma: PrismaClient;
+  /** The metrics to serve on METRICS_PORT; undefined when it is unset (metrics off). */
+  metrics?: PrometheusMetrics;
+  /** Starts a graceful shutdown: `/ready` answers 503 from now on; requests are still served. */
+  drain(): void;
   close(): Promise<void>;
 }
 
 /** Wires the real dependencies from a configuration. Used by main.ts and by the tests. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const prisma = await createPrisma(config, options);
-  const pool = new UpstreamPool(config.upstream, logger);
+  const metrics = config.metricsPort === undefined ? undefined : await createPrometheusMetrics();
+  const tracer = await createTracer(config);
+  const readiness = createReadiness(prisma);
+  const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
   const secret = config.gatewaySecret;
   const server = createServer({
     config,
     prisma,
     logger,
+    metrics: metrics ?? metricsOff,
+    tracer,
+    readiness,
     authenticator: createAuthenticator(config, prisma),
     router: createStoreRouter({
       config,
@@ -40,9 +53,13 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   return {
     server,
     prisma,
+    metrics,
+    drain: () => readiness.drain(),
     async close() {
       await server.dispose();
       await pool.close();
+      // Spans still buffered are exported before the process goes.
+      await tracer.shutdown();
       await prisma.$disconnect();
     },
   };

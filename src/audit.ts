@@ -3,6 +3,7 @@ import { actorOf } from './auth/principal.js';
 import type { BackendName } from './backends/types.js';
 import type { Context } from './context.js';
 import { isAppError } from './errors.js';
+import type { DeleteFamily } from './metrics.js';
 
 export interface DeleteAttempt {
   operation: 'deleteUserEvent' | 'deleteUserMemory' | 'deleteMemory';
@@ -10,6 +11,12 @@ export interface DeleteAttempt {
   targetId: string;
   userId?: string | null;
 }
+
+const FAMILY: Record<DeleteAttempt['operation'], DeleteFamily> = {
+  deleteUserEvent: 'user_events',
+  deleteUserMemory: 'user_memories',
+  deleteMemory: 'memories',
+};
 
 /** `deleted`, or the lower-cased error code the caller saw (`not_found`, `upstream_error`, …). */
 function outcomeOf(error: unknown): string {
@@ -29,6 +36,7 @@ export async function audited<T>(ctx: Context, attempt: DeleteAttempt, run: () =
     outcome = outcomeOf(error);
     throw error;
   } finally {
+    ctx.metrics.deleteFinished(FAMILY[attempt.operation], attempt.backend, outcome);
     try {
       await ctx.prisma.deletionAudit.create({
         data: {

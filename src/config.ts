@@ -72,10 +72,16 @@ const EnvSchema = z
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
     MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(2 * 1024 * 1024)),
+    METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+    OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().default('memory-gateway')),
   })
   .superRefine((env, ctx) => {
     if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['MEMOBASE_URL'], message: 'required when USER_EVENTS_BACKEND=memobase' });
+    }
+    if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT: metrics are never served on the public port' });
     }
     if (env.JWT_SECRET && env.JWT_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'set JWT_SECRET or JWT_JWKS_URL, not both' });
@@ -115,6 +121,10 @@ export interface Config {
     readonly breakerThreshold: number;
     readonly breakerCooldownMs: number;
   };
+  /** Where Prometheus metrics are served (on HOST); undefined turns metrics off. 0 picks a free port. */
+  readonly metricsPort?: number;
+  /** OTLP/HTTP trace export; undefined turns tracing off (incoming trace ids are still passed on). */
+  readonly tracing?: { readonly endpoint: string; readonly serviceName: string };
   readonly gatewaySecret?: string;
   readonly jwt?: { readonly secret?: string; readonly jwksUrl?: string; readonly issuer?: string; readonly audience?: string };
 }
@@ -178,6 +188,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       breakerThreshold: e.UPSTREAM_BREAKER_THRESHOLD,
       breakerCooldownMs: e.UPSTREAM_BREAKER_COOLDOWN_MS,
     },
+    metricsPort: e.METRICS_PORT,
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME } : undefined,
     gatewaySecret: e.GATEWAY_SECRET,
     jwt:
       e.JWT_SECRET || e.JWT_JWKS_URL

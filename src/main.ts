@@ -1,12 +1,25 @@
-import { createServer as createHttpServer } from 'node:http';
-import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
-import { migrateDatabase } from './migrate.js';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { ConfigError, loadConfig, type Config } from './config.js';
 
-/** Process entry: config → migrate → createApp → listen → graceful shutdown. */
+/** How long a shutdown waits for requests in flight before closing their connections. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+/**
+ * Process entry: config → migrate → createApp → listen → graceful shutdown. The configuration
+ * is checked before anything else is loaded, so a bad variable is reported at once.
+ */
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
@@ -16,6 +29,13 @@ async function main() {
     }
     throw error;
   }
+  const [{ createApp }, { createLogger }, { migrateDatabase }, { metricsHandler }, { trackInFlight }] = await Promise.all([
+    import('./app.js'),
+    import('./logger.js'),
+    import('./migrate.js'),
+    import('./metrics.js'),
+    import('./shutdown.js'),
+  ]);
   const logger = createLogger(config);
 
   await migrateDatabase(config);
@@ -27,15 +47,20 @@ async function main() {
   }
   const http = createHttpServer(app.server);
   http.keepAliveTimeout = 65_000;
+  const inFlight = trackInFlight(http);
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.port, config.host, resolve);
-  });
-  const address = http.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const port = await listen(http, config.port, config.host);
   const url = `http://${config.host}:${port}/graphql`;
   logger.info({ url, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'postgresql' }, 'memory-gateway listening');
+
+  // Metrics get a listener of their own: never reachable on the public port.
+  let metricsServer: Server | undefined;
+  if (app.metrics && config.metricsPort !== undefined) {
+    metricsServer = createHttpServer(metricsHandler(app.metrics));
+    const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
+    logger.info({ url: `http://${config.host}:${metricsPort}/metrics` }, 'metrics listening');
+  }
+
   console.log(
     [
       '',
@@ -50,29 +75,36 @@ async function main() {
   );
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // Stop accepting, let in-flight requests finish, then force-close what is left.
-    const force = setTimeout(() => http.closeAllConnections(), 10_000);
+    // Not ready from this moment, so load balancers stop sending; requests in flight (a proxied
+    // call waiting on a slow provider included) finish before the process goes.
+    app.drain();
+    logger.info({ signal, inFlight: inFlight.count }, 'shutting down: not ready; finishing the requests in flight');
+    const force = setTimeout(() => {
+      logger.warn({ inFlight: inFlight.count }, `requests still in flight after ${DRAIN_TIMEOUT_MS} ms; closing their connections`);
+      http.closeAllConnections();
+    }, DRAIN_TIMEOUT_MS);
     force.unref();
-    http.close(() => {
-      app
-        .close()
-        .then(() => {
-          logger.info('stopped');
-          process.exit(0);
-        })
-        .catch((error: unknown) => {
-          logger.error({ err: error }, 'error while stopping');
-          process.exit(1);
-        });
-    });
-    http.closeIdleConnections();
+    try {
+      await inFlight.drain();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeIdleConnections();
+      });
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
+      await app.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    }
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {

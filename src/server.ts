@@ -10,6 +10,11 @@ import { AppError, ERROR_CODES } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSubgraphSchema } from './graphql/schema.js';
 import { createUserListLoaders } from './loaders.js';
+import type { Metrics } from './metrics.js';
+import { useReadiness } from './plugins/use-readiness.js';
+import { createRequestTelemetry } from './plugins/use-telemetry.js';
+import type { Readiness } from './readiness.js';
+import type { Tracer } from './tracing.js';
 
 export interface ServerDeps {
   config: Pick<Config, 'env' | 'maxBodyBytes'>;
@@ -17,6 +22,9 @@ export interface ServerDeps {
   logger: Logger;
   authenticator: Authenticator;
   router: StoreRouter;
+  metrics: Metrics;
+  tracer: Tracer;
+  readiness: Readiness;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -118,14 +126,23 @@ function useErrorCodes(isDev: boolean): Plugin {
 
 /** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
 export function createServer(deps: ServerDeps): GatewayServer {
-  const { config, prisma, logger, authenticator, router } = deps;
+  const { config, prisma, logger, authenticator, router, metrics, tracer, readiness } = deps;
   const requestIds = new WeakMap<Request, string>();
   const isDev = config.env === 'development';
+  const schema = getSubgraphSchema();
+  const telemetry = createRequestTelemetry({
+    schema,
+    graphqlEndpoint: '/graphql',
+    tracer,
+    metrics,
+    logger,
+    requestIdOf: (request) => requestIds.get(request),
+  });
 
   return createYoga<Record<string, unknown>, Context>({
     // The client-facing schema plus `_service` and `_entities`, so the same endpoint serves
     // clients and federation routers (schema/subgraph.graphql).
-    schema: getSubgraphSchema(),
+    schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     maxRequestBodySize: config.maxBodyBytes,
@@ -158,11 +175,19 @@ export function createServer(deps: ServerDeps): GatewayServer {
     // GraphiQL bundled in the package: Yoga's default page loads it from a CDN, which leaves it
     // blank on machines without internet access. Imported on first use (the bundle is large).
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    plugins: [useRequestBasics(config.maxBodyBytes, requestIds), useErrorCodes(isDev)],
+    plugins: [
+      telemetry.useTelemetryStart(),
+      useReadiness(readiness),
+      useRequestBasics(config.maxBodyBytes, requestIds),
+      useErrorCodes(isDev),
+      telemetry.useTelemetryEnd(),
+    ],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();
       const principal = await authenticator.authenticate(request.headers.get('authorization'));
-      const stores = await router.storesFor(principal.tenantId);
+      const observed = telemetry.of(request);
+      if (observed) observed.tenant = principal.tenantId;
+      const stores = await router.storesFor(principal.tenantId, observed);
       return {
         request,
         requestId,
@@ -172,6 +197,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
         logger: logger.child({ requestId, tenant: principal.tenantId }),
+        metrics,
       };
     },
   });

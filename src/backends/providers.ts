@@ -52,7 +52,7 @@ export function connectionFor(config: Pick<Config, 'providers'>, provider: Provi
 /** The provider adapters, wired to the shared upstream pool. */
 export function providerFactories(config: Pick<Config, 'providers'>, pool: UpstreamPool): ProviderFactories {
   const client = (provider: ProviderName, input: StoreFactoryInput) =>
-    dedupePerRequest(pool.client(connectionFor(config, provider, input.settings)));
+    dedupePerRequest(pool.client(connectionFor(config, provider, input.settings), input.observer));
   return {
     userEvents: {
       memobase: (input) => memobaseUserEventStore(client('memobase', input)),

@@ -1,5 +1,6 @@
 import type { Config, MemoryBackendName, UserEventBackendName, UserMemoryBackendName } from '../config.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { UpstreamObserver } from './http.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
 import { localUserMemoryStore } from './local/user-memories.js';
@@ -17,6 +18,8 @@ export interface StoreFactoryInput {
   tenantId: string;
   /** Decrypted per-tenant settings (credentials, ids); empty when the tenant has none. */
   settings: Record<string, string>;
+  /** The request the stores serve: its upstream calls carry its trace context and are logged with it. */
+  observer?: UpstreamObserver;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface ProviderFactories {
 
 export interface StoreRouter {
   /** Picks the stores for a tenant; called once per request. */
-  storesFor(tenantId: string): Promise<Stores>;
+  storesFor(tenantId: string, observer?: UpstreamObserver): Promise<Stores>;
 }
 
 export interface StoreRouterDeps {
@@ -44,7 +47,7 @@ export interface StoreRouterDeps {
 
 export function createStoreRouter({ config, prisma, providers = {}, openSettings }: StoreRouterDeps): StoreRouter {
   return {
-    async storesFor(tenantId) {
+    async storesFor(tenantId, observer) {
       const tenant = await prisma.tenant.findUnique({
         where: { id: tenantId },
         select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
@@ -58,6 +61,7 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
       let settings: Record<string, string> | undefined;
       const input: StoreFactoryInput = {
         tenantId,
+        observer,
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {
           if (!sealed) return {};

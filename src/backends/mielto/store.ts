@@ -210,6 +210,7 @@ export function mieltoMemoryStore(client: UpstreamClient, options: { workspaceId
       const response = await client.request({
         method: 'DELETE',
         path: `/memories/${pathSegment(memoryId, 'Memory')}`,
+        route: '/memories/{memoryId}',
         query: { user_id: userId ?? undefined },
         headers: workspaceHeaders(workspaceId),
         signal: call?.signal,
