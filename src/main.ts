@@ -45,9 +45,11 @@ async function main() {
     await app.close();
     process.exit(1);
   }
-  const http = createHttpServer(app.server);
+  const http = createHttpServer();
   http.keepAliveTimeout = 65_000;
+  // Counted before the app sees the request, so that a draining response still gets its header.
   const inFlight = trackInFlight(http);
+  http.on('request', app.server);
 
   const port = await listen(http, config.port, config.host);
   const url = `http://${config.host}:${port}/graphql`;
@@ -97,10 +99,11 @@ async function main() {
       metricsServer?.close();
       await app.close();
       logger.info('stopped');
-      process.exit(0);
+      // Written out before exiting, in order: pino writes stdout asynchronously.
+      logger.flush(() => process.exit(0));
     } catch (error) {
       logger.error({ err: error }, 'error while stopping');
-      process.exit(1);
+      logger.flush(() => process.exit(1));
     }
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
