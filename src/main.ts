@@ -51,31 +51,8 @@ async function main() {
   const inFlight = trackInFlight(http);
   http.on('request', app.server);
 
-  const port = await listen(http, config.port, config.host);
-  const url = `http://${config.host}:${port}/graphql`;
-  logger.info({ url, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'postgresql' }, 'memory-gateway listening');
-
-  // Metrics get a listener of their own: never reachable on the public port.
+  // Handlers go in before anything is announced: a signal that finds none kills the process at once.
   let metricsServer: Server | undefined;
-  if (app.metrics && config.metricsPort !== undefined) {
-    metricsServer = createHttpServer(metricsHandler(app.metrics));
-    const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
-    logger.info({ url: `http://${config.host}:${metricsPort}/metrics` }, 'metrics listening');
-  }
-
-  console.log(
-    [
-      '',
-      `  memory-gateway is listening on ${url}`,
-      '  Open it in a browser for GraphiQL. Every operation needs an API key; create one with:',
-      '',
-      '    npx memory-gateway keys create --tenant <your-tenant-id>',
-      '',
-      '  and send it as "Authorization: Bearer <key>".',
-      '',
-    ].join('\n'),
-  );
-
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -108,6 +85,30 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  const port = await listen(http, config.port, config.host);
+  const url = `http://${config.host}:${port}/graphql`;
+  logger.info({ url, database: config.databaseUrl.startsWith('file:') ? config.databaseUrl : 'postgresql' }, 'memory-gateway listening');
+
+  // Metrics get a listener of their own: never reachable on the public port.
+  if (app.metrics && config.metricsPort !== undefined) {
+    metricsServer = createHttpServer(metricsHandler(app.metrics));
+    const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
+    logger.info({ url: `http://${config.host}:${metricsPort}/metrics` }, 'metrics listening');
+  }
+
+  console.log(
+    [
+      '',
+      `  memory-gateway is listening on ${url}`,
+      '  Open it in a browser for GraphiQL. Every operation needs an API key; create one with:',
+      '',
+      '    npx memory-gateway keys create --tenant <your-tenant-id>',
+      '',
+      '  and send it as "Authorization: Bearer <key>".',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((error: unknown) => {

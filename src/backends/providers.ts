@@ -7,17 +7,6 @@ import { memobaseUserEventStore } from './memobase/store.js';
 import { mieltoMemoryStore } from './mielto/store.js';
 import type { ProviderFactories, StoreFactoryInput } from './route.js';
 
-/**
- * Per-tenant settings a provider accepts (`tenants set --<provider>-<name>`), stored sealed as
- * `<provider>.<name>`. A tenant's setting wins over the environment default.
- */
-export const PROVIDER_SETTINGS = {
-  memobase: ['url', 'apiKey'],
-  datagrid: ['url', 'apiKey', 'teamspace'],
-  cortex: ['url', 'apiKey', 'tenantId', 'paths'],
-  mielto: ['url', 'apiKey', 'workspaceId'],
-} as const satisfies Record<ProviderName, readonly string[]>;
-
 type Settings = Record<string, string>;
 
 function setting(settings: Settings, provider: ProviderName, name: string, fallback?: string): string | undefined {
