@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stateFile = join(root, 'dist', '.build-inputs');
-const outputs = ['dist/main.js', 'dist/cli.js'];
+const outputs = ['dist/main.bundle.js', 'dist/cli.js'];
 
 /** Everything the build reads: the sources (not the generated client), Prisma's schema and config, the compiler and dependency settings. */
 function inputs() {

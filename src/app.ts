@@ -31,7 +31,7 @@ export interface App {
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const prisma = await createPrisma(config, options);
   const metrics = config.metricsPort === undefined ? undefined : await createPrometheusMetrics();
-  const tracer = await createTracer(config);
+  const tracer = await createTracer(config, logger);
   const readiness = createReadiness(prisma);
   const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
   const secret = config.gatewaySecret;

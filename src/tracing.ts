@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Config } from './config.js';
 
 /**
@@ -34,7 +35,7 @@ export interface Tracer {
   startRequest(parent: TraceContext | undefined, name: string): SpanHandle;
   /** A client span for one upstream HTTP attempt, child of the request's span. */
   startUpstream(parent: SpanHandle, name: string, attributes: Record<string, AttributeValue | undefined>): SpanHandle;
-  /** Exports what is still buffered and stops. */
+  /** Exports what is still buffered (waiting a few seconds at most) and stops; never fails. */
   shutdown(): Promise<void>;
 }
 
@@ -88,8 +89,8 @@ export const tracingOff: Tracer = {
 };
 
 /** Tracing for a configuration: the OpenTelemetry SDK when an endpoint is set, else `tracingOff`. */
-export async function createTracer(config: Pick<Config, 'tracing'>): Promise<Tracer> {
+export async function createTracer(config: Pick<Config, 'tracing'>, logger: Logger): Promise<Tracer> {
   if (!config.tracing) return tracingOff;
   const { createOtelTracer } = await import('./otel.js');
-  return createOtelTracer(config.tracing);
+  return createOtelTracer(config.tracing, logger);
 }

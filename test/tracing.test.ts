@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatTraceparent, parseTraceparent } from '../src/tracing.js';
 import { startMieltoFake, type MieltoFake } from './fakes/mielto.js';
@@ -199,3 +201,21 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(serverSpan(spans).name).toBe('query memories');
   });
 });
+
+describe('tracing with a collector that is down', () => {
+  it('serves, stops cleanly and says in the log that spans were lost', async () => {
+    // A port that was just free: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+
+    const gateway = await startGateway({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    const token = await gateway.createKey('acme');
+    dataOf(await gateway.execute(`{ memories { edges { cursor } } }`, {}, { token }));
+    await expect(gateway.close()).resolves.toBeUndefined();
+    const warnings = gateway.logs.map((l) => JSON.parse(l)).filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warnings.some((m) => /spans could not be exported/.test(m)), warnings.join('\n')).toBe(true);
+  });
+});
+
