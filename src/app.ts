@@ -8,8 +8,11 @@ import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
 import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { createPrometheusMetrics, metricsOff, type PrometheusMetrics } from './metrics.js';
+import { createReadiness } from './readiness.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
+import { createTracer } from './tracing.js';
 
 export interface AppOptions extends CreatePrismaOptions {
   /** Replaces the provider adapters (tests use it to inject failing stores). */
@@ -19,13 +22,20 @@ export interface AppOptions extends CreatePrismaOptions {
 export interface App {
   server: GatewayServer;
   prisma: PrismaClient;
+  /** The metrics to serve on METRICS_PORT; undefined when it is unset (metrics off). */
+  metrics?: PrometheusMetrics;
+  /** Starts a graceful shutdown: `/ready` answers 503 from now on; requests are still served. */
+  drain(): void;
   close(): Promise<void>;
 }
 
 /** Wires the real dependencies from a configuration. Used by main.ts and by the tests. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const prisma = await createPrisma(config, options);
-  const pool = new UpstreamPool(config.upstream, logger);
+  const metrics = config.metricsPort === undefined ? undefined : await createPrometheusMetrics();
+  const tracer = await createTracer(config, logger);
+  const readiness = createReadiness(prisma);
+  const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
   const secret = config.gatewaySecret;
   const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
   const router = createStoreRouter({
@@ -39,6 +49,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     config,
     prisma,
     logger,
+    metrics: metrics ?? metricsOff,
+    tracer,
+    readiness,
     authenticator: createAuthenticator(config, prisma, logger),
     localDeletes,
     router,
@@ -48,11 +61,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   return {
     server,
     prisma,
+    metrics,
+    drain: () => readiness.drain(),
     async close() {
       await recovery.stop();
       await server.dispose();
       await pool.close();
       localDeletes.close();
+      // Spans still buffered are exported before the process goes.
+      await tracer.shutdown();
       await prisma.$disconnect();
     },
   };

@@ -4,6 +4,7 @@ import type { BackendName } from './backends/types.js';
 import type { Context } from './context.js';
 import { MEMORY_DELETED, notFoundFor, sendDelete, type AuditRow, type DeleteCall } from './deletes.js';
 import { isAppError } from './errors.js';
+import type { DeleteFamily } from './metrics.js';
 
 export interface DeleteAttempt {
   operation: 'deleteUserEvent' | 'deleteUserMemory' | 'deleteMemory';
@@ -11,6 +12,12 @@ export interface DeleteAttempt {
   targetId: string;
   userId?: string | null;
 }
+
+const FAMILY: Record<DeleteAttempt['operation'], DeleteFamily> = {
+  deleteUserEvent: 'user_events',
+  deleteUserMemory: 'user_memories',
+  deleteMemory: 'memories',
+};
 
 /** `deleted`, or the lower-cased error code the caller saw (`not_found`, `upstream_error`, …). */
 function outcomeOf(error: unknown): string {
@@ -55,6 +62,18 @@ async function recordRefusal(ctx: Context, attempt: DeleteAttempt, error: unknow
  *   away is settled later by sending the delete again (src/deletes.ts).
  */
 export async function audited<C extends DeleteCall>(ctx: Context, attempt: DeleteAttempt, prepare: () => C): Promise<{ call: C; message: string }> {
+  let outcome = 'deleted';
+  try {
+    return await auditedDelete(ctx, attempt, prepare);
+  } catch (error) {
+    outcome = outcomeOf(error);
+    throw error;
+  } finally {
+    ctx.metrics.deleteFinished(FAMILY[attempt.operation], attempt.backend, outcome);
+  }
+}
+
+async function auditedDelete<C extends DeleteCall>(ctx: Context, attempt: DeleteAttempt, prepare: () => C): Promise<{ call: C; message: string }> {
   let call: C;
   try {
     call = prepare();

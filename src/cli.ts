@@ -2,9 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
-import { PROVIDER_SETTINGS } from './backends/providers.js';
+import { PROVIDER_SETTINGS } from './backends/settings.js';
 import { migrateDatabase } from './migrate.js';
-import { describeTenant, resealLegacySettings, setTenant, TenantInputError } from './tenants.js';
+import { describeTenant, resealLegacySettings, setTenant } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Opens the configured database (migrating it first, so the CLI works before the first start). */
@@ -23,7 +23,12 @@ async function withDatabase<T>(run: (prisma: PrismaClient) => Promise<T>): Promi
 export function buildCli(): Command {
   const program = new Command('memory-gateway')
     .description('Administer a memory-gateway: API keys and tenants. Uses DATABASE_URL like the server.')
-    .showHelpAfterError();
+    // Set before the subcommands are added, which inherit it. A usage error is one line like any
+    // other error; the help that commander would print to stderr when a command is missing is
+    // replaced by one line in runCli. `--help` still prints the help, to stdout.
+    .configureOutput({ outputError: (message) => process.stderr.write(oneLine(message)), writeErr: () => {} })
+    // Errors are thrown to runCli instead of exiting, by the subcommands too.
+    .exitOverride();
 
   const keys = program.command('keys').description('Tenant API keys');
 
@@ -137,10 +142,12 @@ function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: b
     console.log(JSON.stringify(tenant));
     return;
   }
+  const source = (family: keyof typeof tenant.routingSource) =>
+    tenant.routingSource[family] === 'tenant' ? 'tenant setting' : 'environment default';
   console.log(`tenant ${tenant.id}`);
-  console.log(`  user events:   ${tenant.routing.userEvents}`);
-  console.log(`  user memories: ${tenant.routing.userMemories}`);
-  console.log(`  memories:      ${tenant.routing.memories}`);
+  console.log(`  user events:   ${tenant.routing.userEvents} (${source('userEvents')})`);
+  console.log(`  user memories: ${tenant.routing.userMemories} (${source('userMemories')})`);
+  console.log(`  memories:      ${tenant.routing.memories} (${source('memories')})`);
   console.log(`  settings:      ${tenant.settings.length ? tenant.settings.join(', ') : '(none)'}`);
   console.log(`  jwt issuer:    ${tenant.jwtIssuer ?? '(gateway-wide JWT_SECRET / JWT_JWKS_URL)'}`);
   if (tenant.jwtIssuer) {
@@ -160,16 +167,43 @@ const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.to
 
 export class CliError extends Error {}
 
-/** Runs the CLI; returns the process exit code. Errors print one line, never a stack. */
+/** One line ending in a newline: commander's suggestions and multi-problem messages come on several. */
+function oneLine(message: string, separator = ' '): string {
+  return `${message.split('\n').map((part) => part.trim()).filter(Boolean).join(separator)}\n`;
+}
+
+/** The one line for a command given without its subcommand (`memory-gateway keys`). */
+function missingCommand(program: Command, args: string[]): string {
+  let command = program;
+  const path = [program.name()];
+  for (const arg of args) {
+    const next = command.commands.find((c) => c.name() === arg);
+    if (!next) break;
+    command = next;
+    path.push(arg);
+  }
+  const names = command.commands.map((c) => c.name()).join(', ');
+  return `error: ${path.join(' ')} needs a command (${names}); see ${path.join(' ')} --help`;
+}
+
+/**
+ * Runs the CLI; returns the process exit code. Every error, usage errors included, is one line
+ * on stderr starting with "error:"; never a stack.
+ */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildCli().exitOverride();
+  const program = buildCli();
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError || error instanceof TenantInputError) console.error(error.message);
-    else console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof CommanderError) {
+      // Commander has printed its own one-line message, except for a missing subcommand.
+      if (error.code === 'commander.help' && error.exitCode !== 0) process.stderr.write(oneLine(missingCommand(program, argv.slice(2))));
+      return error.exitCode;
+    }
+    let message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ConfigError) message = `invalid configuration: ${error.problems.join('; ')}`;
+    process.stderr.write(oneLine(`error: ${message}`, '; '));
     return 1;
   }
 }

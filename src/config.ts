@@ -99,10 +99,16 @@ const EnvSchema = z
     MAX_QUERY_COST: positiveInt(20_000),
     MAX_QUERY_TOKENS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(100).max(MAX_QUERY_TOKENS_CEILING).default(1000)),
     CORS_ORIGINS: z.preprocess(emptyAsUndefined, corsOrigins.default(['*'])),
+    METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+    OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+    OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().default('memory-gateway')),
   })
   .superRefine((env, ctx) => {
     if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['MEMOBASE_URL'], message: 'required when USER_EVENTS_BACKEND=memobase' });
+    }
+    if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT: metrics are never served on the public port' });
     }
     if (env.JWT_SECRET && env.JWT_JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'set JWT_SECRET or JWT_JWKS_URL, not both' });
@@ -148,6 +154,10 @@ export interface Config {
   readonly queryLimits: { readonly depth: number; readonly aliases: number; readonly cost: number; readonly tokens: number };
   /** Origins browsers may call from; `['*']` = any. */
   readonly corsOrigins: readonly string[];
+  /** Where Prometheus metrics are served (on HOST); undefined turns metrics off. 0 picks a free port. */
+  readonly metricsPort?: number;
+  /** OTLP/HTTP trace export; undefined turns tracing off (incoming trace ids are still passed on). */
+  readonly tracing?: { readonly endpoint: string; readonly serviceName: string };
   readonly gatewaySecret?: string;
   /** Several tenants may use one upstream scope (and then see each other's data there). */
   readonly allowSharedUpstreamScope: boolean;
@@ -218,6 +228,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateLimits: { readsPerMinute: e.RATE_LIMIT_READS_PER_MIN, writesPerMinute: e.RATE_LIMIT_WRITES_PER_MIN },
     queryLimits: { depth: e.MAX_QUERY_DEPTH, aliases: e.MAX_QUERY_ALIASES, cost: e.MAX_QUERY_COST, tokens: e.MAX_QUERY_TOKENS },
     corsOrigins: e.CORS_ORIGINS,
+    metricsPort: e.METRICS_PORT,
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME } : undefined,
     gatewaySecret: e.GATEWAY_SECRET,
     allowSharedUpstreamScope: e.ALLOW_SHARED_UPSTREAM_SCOPE === 'true',
     requestLimits: { upstreamCalls: e.MAX_UPSTREAM_CALLS_PER_REQUEST, entityRepresentations: e.MAX_ENTITY_REPRESENTATIONS },

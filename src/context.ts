@@ -4,6 +4,7 @@ import type { Stores } from './backends/types.js';
 import type { LocalDeleteTransactions } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import type { UserListLoaders } from './loaders.js';
+import type { Metrics } from './metrics.js';
 
 /** Built fresh for every request (server.ts); nothing here outlives it. */
 export interface Context {
@@ -21,6 +22,8 @@ export interface Context {
   /** Batches many users' lists into one store call (federation `_entities`). */
   readonly loaders: UserListLoaders;
   readonly logger: Logger;
+  /** Counts what the request does (deletes, through the audit). */
+  readonly metrics: Metrics;
   /** Aborted when the client disconnects; passed to every upstream call. */
   readonly signal: AbortSignal;
 }

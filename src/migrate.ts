@@ -5,30 +5,44 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Config } from './config.js';
-import { createPrisma } from './db.js';
+import { createPrisma, type PrismaClient } from './db.js';
 
 const run = promisify(execFile);
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const migrationsDir = join(projectRoot, 'prisma', 'migrations');
 
-/** Names of the committed migrations that the database has not applied yet. */
-export async function pendingMigrations(config: Pick<Config, 'databaseUrl'>): Promise<string[]> {
-  const committed = readdirSync(migrationsDir, { withFileTypes: true })
+/** Names of the migrations committed under prisma/migrations, in the order they apply. */
+export function committedMigrations(): string[] {
+  return readdirSync(migrationsDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(migrationsDir, entry.name, 'migration.sql')))
     .map((entry) => entry.name)
     .sort();
-  const prisma = await createPrisma(config);
+}
+
+/** Names of the migrations the database has applied; none when it has no history table yet. */
+export async function appliedMigrations(prisma: PrismaClient): Promise<Set<string>> {
   try {
     const rows = await prisma.$queryRawUnsafe<{ migration_name: string }[]>(
       'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
     );
-    const applied = new Set(rows.map((row) => row.migration_name));
-    return committed.filter((name) => !applied.has(name));
+    return new Set(rows.map((row) => row.migration_name));
   } catch {
     // No history table yet: a new database.
-    return committed;
+    return new Set();
+  }
+}
+
+/**
+ * Names of the committed migrations that the database has not applied yet. Pass the client
+ * the caller already has, so that checking costs no second connection.
+ */
+export async function pendingMigrations(config: Pick<Config, 'databaseUrl'>, client?: PrismaClient): Promise<string[]> {
+  const prisma = client ?? (await createPrisma(config));
+  try {
+    const applied = await appliedMigrations(prisma);
+    return committedMigrations().filter((name) => !applied.has(name));
   } finally {
-    await prisma.$disconnect();
+    if (!client) await prisma.$disconnect();
   }
 }
 

@@ -21,6 +21,11 @@ import { useGraphiQLPage } from './plugins/use-graphiql-page.js';
 import { useRateLimit } from './plugins/use-rate-limit.js';
 import { useRequestGuards } from './plugins/use-request-guards.js';
 import { memoryRateLimitStores, type RateLimitStore } from './rate-limit.js';
+import type { Metrics } from './metrics.js';
+import { useReadiness } from './plugins/use-readiness.js';
+import { createRequestTelemetry } from './plugins/use-telemetry.js';
+import type { Readiness } from './readiness.js';
+import type { Tracer } from './tracing.js';
 
 export interface ServerDeps {
   config: Pick<Config, 'env' | 'maxBodyBytes' | 'requestLimits' | 'rateLimits' | 'queryLimits' | 'corsOrigins'>;
@@ -33,6 +38,9 @@ export interface ServerDeps {
   rateLimitStores?: Partial<Record<RateClass, RateLimitStore>>;
   /** Called for every request refused by a rate limit. */
   onRateLimited?: (rateClass: RateClass) => void;
+  metrics: Metrics;
+  tracer: Tracer;
+  readiness: Readiness;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -139,7 +147,7 @@ function useErrorCodes(isDev: boolean): Plugin {
 
 /** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
 export function createServer(deps: ServerDeps): GatewayServer {
-  const { config, prisma, logger, authenticator, router } = deps;
+  const { config, prisma, logger, authenticator, router, metrics, tracer, readiness } = deps;
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
   const isDev = config.env === 'development';
@@ -152,11 +160,20 @@ export function createServer(deps: ServerDeps): GatewayServer {
     shouldPersistHeaders: true,
     endpoint: '/graphql',
   };
+  const schema = getSubgraphSchema();
+  const telemetry = createRequestTelemetry({
+    schema,
+    graphqlEndpoint: '/graphql',
+    tracer,
+    metrics,
+    logger,
+    requestIdOf: (request) => requestIds.get(request),
+  });
 
   return createYoga<Record<string, unknown>, Context>({
     // The client-facing schema plus `_service` and `_entities`, so the same endpoint serves
     // clients and federation routers (schema/subgraph.graphql).
-    schema: getSubgraphSchema(),
+    schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     maxRequestBodySize: config.maxBodyBytes,
@@ -185,6 +202,8 @@ export function createServer(deps: ServerDeps): GatewayServer {
     // GraphiQL is served by useGraphiQLPage (rendered once, compressed, cached).
     graphiql: false,
     plugins: [
+      telemetry.useTelemetryStart(),
+      useReadiness(readiness),
       useGraphiQLPage('/graphql', async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiql)),
       useRequestBasics(config.maxBodyBytes, requestIds),
       useRequestGuards(),
@@ -195,10 +214,15 @@ export function createServer(deps: ServerDeps): GatewayServer {
       // After the document limits: a refused document counts against no rate limit.
       useRateLimit({
         stores: deps.rateLimitStores ?? memoryRateLimitStores(config.rateLimits),
-        onRateLimited: deps.onRateLimited,
+        // Metrics count per class: `read` / `write`.
+        onRateLimited: (rateClass) => {
+          metrics.rateLimited(rateClass === 'reads' ? 'read' : 'write');
+          deps.onRateLimited?.(rateClass);
+        },
         principalOf: (request) => principals.get(request),
       }),
       useErrorCodes(isDev),
+      telemetry.useTelemetryEnd(),
     ],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();
@@ -207,9 +231,11 @@ export function createServer(deps: ServerDeps): GatewayServer {
       const principal = principals.get(request);
       if (!principal) {
         // Introspection-only documents run without a principal; nothing they resolve reads it.
-        return anonymousContext({ request, requestId, clientRequestId, prisma, logger: logger.child({ requestId }) });
+        return anonymousContext({ request, requestId, clientRequestId, prisma, metrics, logger: logger.child({ requestId }) });
       }
-      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls));
+      const observed = telemetry.of(request);
+      if (observed) observed.tenant = principal.tenantId;
+      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls), observed);
       return {
         request,
         requestId,
@@ -221,13 +247,14 @@ export function createServer(deps: ServerDeps): GatewayServer {
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
         logger: logger.child({ requestId, tenant: principal.tenantId }),
+        metrics,
       };
     },
   });
 }
 
 /** The context of an unauthenticated introspection request: anything tenant-bound refuses. */
-function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger'>): Context {
+function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger' | 'metrics'>): Context {
   const refuse = (): never => {
     throw new AppError('UNAUTHENTICATED', 'Missing Authorization header: send "Authorization: Bearer <token>"');
   };
@@ -235,5 +262,6 @@ function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientR
     principal: { get: refuse },
     stores: { get: refuse },
     loaders: { get: refuse },
+    localDeletes: { get: refuse },
   });
 }

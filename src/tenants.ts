@@ -1,5 +1,5 @@
 import { TENANT_ID_PATTERN } from './auth/api-keys.js';
-import { PROVIDER_SETTINGS } from './backends/providers.js';
+import { PROVIDER_SETTINGS } from './backends/settings.js';
 import { MEMORY_BACKENDS, USER_EVENT_BACKENDS, USER_MEMORY_BACKENDS, type Config } from './config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { isLegacySealed, open, resealLegacy, seal } from './secrets.js';
@@ -35,7 +35,7 @@ const SETTING_NAMES = new Set(
 );
 
 /** Validates and applies routing and settings changes for one tenant (created if new). */
-export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gatewaySecret'>, id: string, changes: TenantChanges) {
+export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gatewaySecret' | 'defaults'>, id: string, changes: TenantChanges) {
   const problems: string[] = [];
   if (!TENANT_ID_PATTERN.test(id)) problems.push(`tenant id "${id}" must be 1-64 letters, digits, ".", "_" or "-"`);
   const routing: Record<string, string> = {};
@@ -89,8 +89,14 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
   return describeTenant(prisma, config, id);
 }
 
-/** A tenant's routing and which settings it has — names only, never values. */
-export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 'gatewaySecret'>, id: string) {
+const sourceOf = (own: string | null): 'tenant' | 'environment' => (own ? 'tenant' : 'environment');
+
+/**
+ * A tenant's routing and which settings it has — names only, never values. `routing` is the
+ * backend that serves each family (the tenant's own setting, else the environment's default);
+ * `routingSource` says which of the two it is.
+ */
+export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 'gatewaySecret' | 'defaults'>, id: string) {
   const tenant = await prisma.tenant.findUnique({ where: { id }, include: { apiKeys: { where: { revokedAt: null }, select: { id: true } } } });
   if (!tenant) return null;
   let settingNames: string[] = [];
@@ -100,9 +106,14 @@ export async function describeTenant(prisma: PrismaClient, config: Pick<Config, 
   return {
     id: tenant.id,
     routing: {
-      userEvents: tenant.userEventsBackend ?? '(default)',
-      userMemories: tenant.userMemoriesBackend ?? '(default)',
-      memories: tenant.memoriesBackend ?? '(default)',
+      userEvents: tenant.userEventsBackend ?? config.defaults.userEvents,
+      userMemories: tenant.userMemoriesBackend ?? config.defaults.userMemories,
+      memories: tenant.memoriesBackend ?? config.defaults.memories,
+    },
+    routingSource: {
+      userEvents: sourceOf(tenant.userEventsBackend),
+      userMemories: sourceOf(tenant.userMemoriesBackend),
+      memories: sourceOf(tenant.memoriesBackend),
     },
     settings: settingNames,
     jwtIssuer: tenant.jwtIssuer,

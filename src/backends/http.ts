@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import { Agent, request as undiciRequest, errors as undiciErrors } from 'undici';
 import { AppError, notFound } from '../errors.js';
+import { metricsOff, type Metrics, type UpstreamOutcome } from '../metrics.js';
 
 /**
  * The one upstream HTTP client. Timeouts, retries, the circuit breaker, per-request
@@ -42,6 +43,11 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Appended to the connection's base URL. */
   path: string;
+  /**
+   * The path with its ids as placeholders (`/memories/{memoryId}`), for traces and the request
+   * log; set it whenever `path` holds an id. Defaults to `path`.
+   */
+  route?: string;
   query?: Record<string, QueryValue>;
   body?: unknown;
   headers?: Record<string, string>;
@@ -73,6 +79,25 @@ export interface UpstreamClient {
   readonly provider: ProviderName;
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
 }
+
+/** One upstream HTTP attempt as a request's observer sees it (never the concrete path or a header). */
+export interface UpstreamAttempt {
+  provider: ProviderName;
+  method: UpstreamRequest['method'];
+  route: string;
+  /** 1 for the first try, 2 for the first retry, … */
+  attempt: number;
+}
+
+/**
+ * What the request that makes upstream calls wants from them: the headers that carry its trace
+ * context, and how each attempt ended (for its span and its log line).
+ */
+export interface UpstreamObserver {
+  attempt(call: UpstreamAttempt): { headers: Record<string, string>; end(result: { outcome: UpstreamOutcome; status?: number; ms: number }): void };
+}
+
+const statusClass = (status: number) => `${Math.min(5, Math.max(1, Math.floor(status / 100)))}xx` as UpstreamOutcome;
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -157,6 +182,8 @@ function countsAgainstProvider(error: unknown): boolean {
 interface Breaker {
   policy: CircuitBreakerPolicy;
   openedAt: number;
+  /** Open or half-open, as counted in the circuit metric. */
+  open: boolean;
 }
 
 /**
@@ -171,15 +198,17 @@ export class UpstreamPool {
   constructor(
     private readonly policy: RetryPolicy,
     private readonly logger: Logger,
+    private readonly metrics: Metrics = metricsOff,
   ) {}
 
   /**
    * A client for one connection. `breakerScope` names whose failures open its circuit (route
-   * passes tenant + scope); by default the URL and credential.
+   * passes tenant + scope; by default the URL and credential); `observer` is the request the
+   * calls are made for, if any.
    */
-  client(connection: UpstreamConnection, breakerScope?: string): UpstreamClient {
+  client(connection: UpstreamConnection, breakerScope?: string, observer?: UpstreamObserver): UpstreamClient {
     const breaker = this.breakerFor(connection, breakerScope);
-    return { provider: connection.provider, request: (req) => this.call(connection, breaker, req) };
+    return { provider: connection.provider, request: (req) => this.call(connection, breaker, req, observer) };
   }
 
   async close(): Promise<void> {
@@ -195,19 +224,26 @@ export class UpstreamPool {
         halfOpenAfter: this.policy.breakerCooldownMs,
         breaker: new ConsecutiveBreaker(this.policy.breakerThreshold),
       });
-      const created: Breaker = { policy, openedAt: 0 };
+      const created: Breaker = { policy, openedAt: 0, open: false };
       policy.onBreak(() => {
         created.openedAt = Date.now();
         this.logger.warn({ provider: connection.provider }, 'upstream circuit opened');
       });
       policy.onReset(() => this.logger.info({ provider: connection.provider }, 'upstream circuit closed'));
+      policy.onStateChange((state) => {
+        const open = state !== CircuitState.Closed;
+        if (open === created.open) return;
+        created.open = open;
+        if (open) this.metrics.circuitOpened(connection.provider);
+        else this.metrics.circuitClosed(connection.provider);
+      });
       this.breakers.set(key, created);
       breaker = created;
     }
     return breaker;
   }
 
-  private async call(connection: UpstreamConnection, breaker: Breaker, req: UpstreamRequest): Promise<UpstreamResponse> {
+  private async call(connection: UpstreamConnection, breaker: Breaker, req: UpstreamRequest, observer?: UpstreamObserver): Promise<UpstreamResponse> {
     const { provider } = connection;
     const started = Date.now();
     const idempotent = req.idempotent ?? (req.method === 'GET' || req.method === 'DELETE');
@@ -217,10 +253,11 @@ export class UpstreamPool {
     for (let attempt = 1; ; attempt++) {
       let failure: RetryableFailure;
       try {
-        const response = await breaker.policy.execute(() => this.attempt(connection, req, attempt));
+        const response = await breaker.policy.execute(() => this.attempt(connection, req, attempt, observer));
         return { ...response, mayHaveApplied, attempts: attempt };
       } catch (error) {
         if (error instanceof BrokenCircuitError) {
+          this.watch(connection, req, attempt, observer).done('circuit_open');
           const remaining = Math.max(1, Math.ceil((breaker.openedAt + this.policy.breakerCooldownMs - Date.now()) / 1000));
           throw new AppError('UPSTREAM_UNAVAILABLE', `${provider} is unavailable (circuit open); retry later`, { provider, retryAfter: remaining });
         }
@@ -243,21 +280,41 @@ export class UpstreamPool {
     }
   }
 
+  /** Metrics and the request's observer for one attempt: its trace headers, and `done` once it ended. */
+  private watch(connection: UpstreamConnection, req: UpstreamRequest, attempt: number, observer?: UpstreamObserver) {
+    const { provider } = connection;
+    const started = performance.now();
+    const seen = observer?.attempt({ provider, method: req.method, route: req.route ?? req.path, attempt });
+    let finished = false;
+    return {
+      headers: seen?.headers ?? {},
+      done: (outcome: UpstreamOutcome, status?: number) => {
+        if (finished) return;
+        finished = true;
+        const ms = performance.now() - started;
+        this.metrics.upstreamCall(provider, outcome, outcome === 'circuit_open' ? undefined : ms / 1000);
+        seen?.end({ outcome, status, ms });
+      },
+    };
+  }
+
   /** One attempt: a final response, or a thrown AppError / RetryableFailure. */
   private async attempt(
     connection: UpstreamConnection,
     req: UpstreamRequest,
     attempt: number,
+    observer?: UpstreamObserver,
   ): Promise<Omit<UpstreamResponse, 'mayHaveApplied' | 'attempts'>> {
     const { provider } = connection;
     const url = buildUrl(connection.baseUrl, req.path, req.query);
     const timeout = AbortSignal.timeout(connection.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const started = Date.now();
-    const headers: Record<string, string> = { accept: 'application/json', ...connection.headers, ...req.headers };
+    const watch = this.watch(connection, req, attempt, observer);
+    const headers: Record<string, string> = { accept: 'application/json', ...connection.headers, ...req.headers, ...watch.headers };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
 
-    let status: number;
+    let status: number | undefined;
     let responseHeaders: Record<string, string>;
     let text: string;
     try {
@@ -274,8 +331,12 @@ export class UpstreamPool {
       );
       text = await readLimited(res.body, MAX_BODY_BYTES, provider, status);
     } catch (error) {
-      if (req.signal?.aborted) throw req.signal.reason ?? error;
+      if (req.signal?.aborted) {
+        watch.done('canceled', status);
+        throw req.signal.reason ?? error;
+      }
       if (timeout.aborted) {
+        watch.done('timeout', status);
         this.logger.warn({ provider, method: req.method, path: req.path, attempt, ms: Date.now() - started }, 'upstream call timed out');
         const timedOut = new AppError('UPSTREAM_TIMEOUT', `${provider} did not answer within ${connection.timeoutMs} ms`, { provider });
         // A delete that timed out may still have been applied. Sending it again (it is idempotent
@@ -285,6 +346,7 @@ export class UpstreamPool {
         if (req.method === 'DELETE') throw new RetryableFailure(timedOut, true, false);
         throw timedOut;
       }
+      watch.done(status === undefined ? 'connection_error' : statusClass(status), status);
       if (isConnectionError(error)) {
         this.logger.warn(
           { provider, method: req.method, path: req.path, attempt, error: (error as { code?: string }).code ?? (error as Error).name },
@@ -296,6 +358,7 @@ export class UpstreamPool {
       throw error;
     }
 
+    watch.done(statusClass(status), status);
     this.logger.debug({ provider, method: req.method, path: req.path, status, attempt, ms: Date.now() - started }, 'upstream call');
 
     if (RETRYABLE_STATUS.has(status)) {

@@ -8,16 +8,7 @@ import { memobaseUserEventStore } from './memobase/store.js';
 import { mieltoMemoryStore } from './mielto/store.js';
 import type { ProviderFactories, StoreFactoryInput } from './route.js';
 
-/**
- * Per-tenant settings a provider accepts (`tenants set --<provider>-<name>`), stored sealed as
- * `<provider>.<name>`.
- */
-export const PROVIDER_SETTINGS = {
-  memobase: ['url', 'apiKey'],
-  datagrid: ['url', 'apiKey', 'teamspace'],
-  cortex: ['url', 'apiKey', 'tenantId', 'paths'],
-  mielto: ['url', 'apiKey', 'workspaceId', 'workspaces'],
-} as const satisfies Record<ProviderName, readonly string[]>;
+export { PROVIDER_SETTINGS } from './settings.js';
 
 /** The setting that names each provider's own partition, where it has one. */
 const PARTITION: Partial<Record<ProviderName, { setting: string; label: string; flag: string }>> = {
@@ -163,7 +154,7 @@ export type ScopedClientFactory = (input: StoreFactoryInput, upstream: ResolvedU
 
 export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
   return (input, upstream) => {
-    const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`);
+    const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`, input.observer);
     let claimed: Promise<void> | undefined;
     return dedupePerRequest({
       provider: client.provider,

@@ -4,6 +4,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { SealedSettingsError } from '../secrets.js';
 import type { UpstreamBudget } from './budget.js';
 import type { ScopeClaims } from './claims.js';
+import type { UpstreamObserver } from './http.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
 import { localUserMemoryStore } from './local/user-memories.js';
@@ -26,6 +27,8 @@ export interface StoreFactoryInput {
   claim(scope: UpstreamScope): Promise<void>;
   /** The request's budget of upstream calls. */
   budget: UpstreamBudget;
+  /** The request the stores serve: its upstream calls carry its trace context and are logged with it. */
+  observer?: UpstreamObserver;
 }
 
 /**
@@ -39,8 +42,11 @@ export interface ProviderFactories {
 }
 
 export interface StoreRouter {
-  /** Picks the stores for a tenant; called once per request, with that request's call budget. */
-  storesFor(tenantId: string, budget: UpstreamBudget): Promise<Stores>;
+  /**
+   * Picks the stores for a tenant; called once per request, with that request's call budget and
+   * the request its upstream calls are made for (trace context, logs).
+   */
+  storesFor(tenantId: string, budget: UpstreamBudget, observer?: UpstreamObserver): Promise<Stores>;
 }
 
 export interface StoreRouterDeps {
@@ -54,7 +60,7 @@ export interface StoreRouterDeps {
 
 export function createStoreRouter({ config, prisma, providers = {}, openSettings, claims }: StoreRouterDeps): StoreRouter {
   return {
-    async storesFor(tenantId, budget) {
+    async storesFor(tenantId, budget, observer) {
       const tenant = await prisma.tenant.findUnique({
         where: { id: tenantId },
         select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
@@ -72,6 +78,7 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
         claim(scope) {
           return claims.claim(tenantId, scope, ownScopeHint(scope.provider, tenantId, input.settings));
         },
+        observer,
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {
           if (!sealed) return {};

@@ -22,6 +22,9 @@ const CANARY = {
   rejected: 'sk-canary-rejected-0badf00d',
 };
 
+/** Memory content the operations write: it must never reach a log line either. */
+const CONTENT = ['content-canary-event-3e1f', 'content-canary-usermemory-77aa', 'content-canary-memory-c4d2'];
+
 describe('secrets never leave the gateway', () => {
   let gateway: TestGateway;
   let memobase: MemobaseFake;
@@ -31,6 +34,7 @@ describe('secrets never leave the gateway', () => {
   let token: string;
   let rejectedToken: string;
   const seen: string[] = [];
+  const requestIds: string[] = [];
 
   beforeAll(async () => {
     memobase = await startMemobaseFake({ apiKeys: [CANARY.memobase] });
@@ -79,6 +83,7 @@ describe('secrets never leave the gateway', () => {
       body: JSON.stringify({ query, variables }),
     });
     const text = await response.text();
+    requestIds.push(response.headers.get('x-request-id')!);
     seen.push(`${response.status} ${[...response.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n${text}`);
     return JSON.parse(text) as { data?: any; errors?: { extensions?: Record<string, unknown> }[] };
   }
@@ -87,12 +92,12 @@ describe('secrets never leave the gateway', () => {
   const operations = [
     [`query($u: ID!) { userEvents(userId: $u) { edges { node { id } } } }`, { u: user }],
     [`mutation($u: ID!) { deleteUserEvent(userId: $u, eventId: "${randomUUID()}") { deleted } }`, { u: user }],
-    [`mutation($u: ID!) { createUserEvent(userId: $u, input: { eventTip: "x" }) { id } }`, { u: user }],
+    [`mutation($u: ID!) { createUserEvent(userId: $u, input: { eventTip: "${CONTENT[0]}" }) { id } }`, { u: user }],
     [`{ userMemories { edges { node { id } } } }`, {}],
-    [`mutation { addUserMemory(input: { content: "likes tea", agentId: "a1" }) { id } }`, {}],
+    [`mutation($c: String!) { addUserMemory(input: { content: $c, agentId: "a1" }) { id } }`, { c: CONTENT[1] }],
     [`mutation { deleteUserMemory(userMemoryId: "umem_missing") { deleted } }`, {}],
     [`{ memories(userId: "u1") { edges { node { id } } } }`, {}],
-    [`mutation { createMemory(input: { userId: "u1", memory: "m" }) { id } }`, {}],
+    [`mutation { createMemory(input: { userId: "u1", memory: "${CONTENT[2]}" }) { id memory } }`, {}],
     [`mutation { deleteMemory(memoryId: "mem_missing", userId: "u1") { message } }`, {}],
   ] as const;
 
@@ -132,5 +137,27 @@ describe('secrets never leave the gateway', () => {
       }
       expect(text).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/); // no stack traces
     }
+    // Memory content was written and listed (the responses carry it), but no log line holds it.
+    expect(haystacks.responses).toContain(CONTENT[2]);
+    for (const content of CONTENT) expect(haystacks.logs.includes(content), `logs contain ${content}`).toBe(false);
+
+    // One request line per request, made of ids, names, codes and timings only.
+    const lines = gateway.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    expect(lines.map((l) => l.requestId).sort()).toEqual([...requestIds].sort());
+    for (const line of lines) {
+      expect(Object.keys(line).sort()).toEqual(
+        ['codes', 'durationMs', 'level', 'msg', 'operation', 'operationType', 'requestId', 'rootFields', 'service', 'status', 'tenant', 'time', 'traceId', 'upstream', 'upstreamCalls'],
+      );
+      for (const call of line.upstream) {
+        expect(Object.keys(call).every((k) => ['provider', 'method', 'route', 'attempt', 'outcome', 'status', 'ms'].includes(k)), JSON.stringify(call)).toBe(true);
+        // Route templates: no id of a user, an event or a memory.
+        expect(call.route).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}|missing/);
+      }
+    }
+    const proxied = lines.filter((l) => l.upstream.length > 0);
+    expect(proxied.length).toBeGreaterThan(10);
+    expect(new Set(proxied.flatMap((l) => l.upstream.map((c: { provider: string }) => c.provider)))).toEqual(new Set(['memobase', 'datagrid', 'cortex', 'mielto']));
+    expect(lines.find((l) => l.codes.includes('UNAUTHENTICATED'))?.tenant).toBeNull();
+    expect(lines.filter((l) => l.tenant === 'acme').length).toBeGreaterThan(0);
   });
 });

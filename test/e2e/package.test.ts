@@ -1,6 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,17 +17,31 @@ import { keyParts } from '../helpers/keys.js';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_TIMEOUT = 180_000;
 
-/** What a fresh checkout holds (node_modules is linked: installing is not under test here). */
+/**
+ * What a fresh checkout holds after `npm ci`, without the build. Installing is not under test
+ * here: node_modules links this repository's packages, except the package's own command, which
+ * is linked to the checkout's bin/ as `npm ci` links it.
+ */
 function freshCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'memory-gateway-checkout-'));
-  for (const entry of ['package.json', 'package-lock.json', 'prisma', 'prisma.config.ts', 'src', 'bin', 'tsconfig.json']) {
+  for (const entry of ['package.json', 'package-lock.json', 'prisma', 'prisma.config.ts', 'src', 'bin', 'scripts', 'tsconfig.json']) {
     cpSync(join(repo, entry), join(dir, entry), {
       recursive: true,
       // Generated code is rebuilt by `npm start`, as in a fresh clone where it does not exist.
       filter: (source) => !source.startsWith(join(repo, 'src', 'generated')),
     });
   }
-  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const own = JSON.parse(readFileSync(join(repo, 'bin', 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  const modules = join(dir, 'node_modules');
+  mkdirSync(join(modules, '.bin'), { recursive: true });
+  for (const entry of readdirSync(join(repo, 'node_modules'))) {
+    if (entry !== '.bin' && entry !== own.name) symlinkSync(join(repo, 'node_modules', entry), join(modules, entry));
+  }
+  for (const entry of readdirSync(join(repo, 'node_modules', '.bin'))) {
+    if (!(entry in own.bin)) symlinkSync(readlinkSync(join(repo, 'node_modules', '.bin', entry)), join(modules, '.bin', entry));
+  }
+  symlinkSync('../bin', join(modules, own.name));
+  for (const [name, file] of Object.entries(own.bin)) symlinkSync(`../${own.name}/${file}`, join(modules, '.bin', name));
   return dir;
 }
 
@@ -82,6 +96,45 @@ function waitForOutput(child: ChildProcess, output: () => string, text: string, 
     child.once('exit', onExit);
     check();
   });
+}
+
+/** What `npm run build` prints: npm's banner for the script, Prisma's generator. */
+const BUILD_OUTPUT = /> memory-gateway@\S+ build|Generated Prisma Client|prisma generate/;
+
+interface Started {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `npm start` in its own process group (so a failed run can be cleaned up as a whole). */
+function npmStart(dir: string, env: Record<string, string>): Started {
+  let output = '';
+  const child = spawn('npm', ['start'], { cwd: dir, env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, output: () => output, exited };
+}
+
+/** Starts the checkout with `npm start`, waits until it listens, stops it with SIGTERM; returns its output. */
+async function startAndStop(dir: string): Promise<string> {
+  const port = await freePort();
+  const started = npmStart(dir, { PORT: String(port) });
+  try {
+    await waitForOutput(started.child, started.output, `listening on http://127.0.0.1:${port}/graphql`, BUILD_TIMEOUT);
+    started.child.kill('SIGTERM');
+    expect(await started.exited, started.output()).toEqual({ code: 0, signal: null });
+    return started.output();
+  } finally {
+    if (started.child.exitCode === null && started.child.signalCode === null) process.kill(-started.child.pid!, 'SIGKILL');
+  }
+}
+
+function buildCheckout(dir: string): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    execFile('npm', ['run', 'build'], { cwd: dir, env: userEnv(), timeout: BUILD_TIMEOUT }, (error, _out, stderr) => (error ? reject(new Error(stderr)) : resolve())),
+  );
 }
 
 const gql = async (url: string, query: string, variables: Record<string, unknown> = {}, key?: string) => {
@@ -172,6 +225,44 @@ describe('npm start on a fresh checkout', () => {
     },
     BUILD_TIMEOUT + 60_000,
   );
+
+  it(
+    'starts without building when nothing changed since the build, and builds again after a source changed',
+    async () => {
+      if (!built) await buildCheckout(dir);
+      built = true;
+      const main = join(dir, 'dist', 'main.bundle.js');
+      const builtAt = statSync(main).mtimeMs;
+      // What only some configurations need is not part of every start: the OpenTelemetry SDK and
+      // prom-client are imported on demand, never by the bundle's own imports.
+      expect(readFileSync(main, 'utf8')).not.toMatch(/^import [^;]*from "(@opentelemetry\/[^"]+|prom-client)"/m);
+
+      const unchanged = await startAndStop(dir);
+      expect(unchanged).not.toMatch(BUILD_OUTPUT);
+      expect(statSync(main).mtimeMs).toBe(builtAt);
+
+      appendFileSync(join(dir, 'src', 'main.ts'), '\n// edited after the build\n');
+      const changed = await startAndStop(dir);
+      expect(changed).toContain('Sources changed since the last build: building');
+      expect(changed).toMatch(BUILD_OUTPUT);
+      expect(statSync(main).mtimeMs).toBeGreaterThan(builtAt);
+    },
+    2 * BUILD_TIMEOUT + 60_000,
+  );
+
+  it(
+    'reports a bad environment on npm start without building',
+    async () => {
+      if (!built) await buildCheckout(dir);
+      built = true;
+      const started = npmStart(dir, { PORT: 'abc', USER_EVENTS_BACKEND: 'nope' });
+      const result = await started.exited;
+      expect(result.code, started.output()).not.toBe(0);
+      expect(started.output()).toMatch(/^Invalid configuration:\n\s+- PORT: .*\n\s+- USER_EVENTS_BACKEND: /m);
+      expect(started.output()).not.toMatch(BUILD_OUTPUT);
+    },
+    BUILD_TIMEOUT,
+  );
 });
 
 describe('memory-gateway CLI', () => {
@@ -180,11 +271,7 @@ describe('memory-gateway CLI', () => {
 
   beforeAll(async () => {
     // When run alone, build the checkout the way `npm start` would have.
-    if (!built) {
-      await new Promise<void>((resolve, reject) =>
-        execFile('npm', ['run', 'build'], { cwd: dir, env: userEnv(), timeout: BUILD_TIMEOUT }, (error, _out, stderr) => (error ? reject(new Error(stderr)) : resolve())),
-      );
-    }
+    if (!built) await buildCheckout(dir);
     dbDir = mkdtempSync(join(tmpdir(), 'memory-gateway-cli-'));
     env = { DATABASE_URL: `file:${join(dbDir, 'cli.db')}` };
   }, BUILD_TIMEOUT);
@@ -313,10 +400,59 @@ describe('memory-gateway CLI', () => {
     for (const res of [viaCli, viaServer]) {
       expect(res.code).not.toBe(0);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toMatch(/^Invalid configuration:\n/);
-      expect(res.stderr).toMatch(/^\s+- PORT: /m);
-      expect(res.stderr).toMatch(/^\s+- USER_EVENTS_BACKEND: /m);
       expect(res.stderr).not.toMatch(/^\s+at /m);
     }
+    // The server lists the problems one per line; the CLI, like all its errors, on one.
+    expect(viaServer.stderr).toMatch(/^Invalid configuration:\n\s+- PORT: .*\n\s+- USER_EVENTS_BACKEND: /);
+    expect(viaCli.stderr).toMatch(/^error: invalid configuration: PORT: [^\n]*; USER_EVENTS_BACKEND: [^\n]*\n$/);
+  });
+
+  it('prints every error, usage errors included, as one line on stderr starting with "error:"', async () => {
+    const cases = [
+      [[], /^error: memory-gateway needs a command \(keys, tenants\)/],
+      [['keys'], /^error: memory-gateway keys needs a command \(create, revoke, list\)/],
+      [['bogus'], /^error: unknown command 'bogus'/],
+      [['keys', 'list', '--jsn'], /^error: unknown option '--jsn' \(Did you mean --json\?\)/],
+      [['keys', 'create'], /^error: required option '--tenant <id>' not specified/],
+      [['keys', 'revoke'], /^error: missing required argument 'key-id'/],
+      [['tenants', 'set', 'acme', '--memories', 'bogus'], /^error: memories must be one of local, mielto \(got "bogus"\)/],
+      [['tenants', 'set', 'acme', '--memories', 'bogus', '--user-events', 'nope'], /^error: userEvents must be one of local, memobase \(got "nope"\); memories must be one of/],
+      [['tenants', 'show', 'nobody'], /^error: No tenant nobody/],
+    ] as const;
+    for (const [args, message] of cases) {
+      const res = await cli(dir, [...args], env);
+      expect(res.code, args.join(' ')).not.toBe(0);
+      expect(res.stdout, args.join(' ')).toBe('');
+      expect(res.stderr.split('\n'), args.join(' ')).toEqual([expect.stringMatching(message), '']);
+    }
+    // Help is asked for, not an error: stdout and exit 0.
+    const help = await cli(dir, ['keys', '--help'], env);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/Usage: memory-gateway keys/);
+  });
+
+  it('tenants show names the backend that serves each family and where that choice comes from', async () => {
+    const bobEnv = { ...env, MEMORIES_BACKEND: 'mielto' };
+    expect(await cli(dir, ['tenants', 'set', 'bob', '--user-memories', 'datagrid'], bobEnv)).toMatchObject({ code: 0 });
+    const text = await cli(dir, ['tenants', 'show', 'bob'], bobEnv);
+    expect(text.stdout).toMatch(/user events:\s+local \(environment default\)/);
+    expect(text.stdout).toMatch(/user memories:\s+datagrid \(tenant setting\)/);
+    expect(text.stdout).toMatch(/memories:\s+mielto \(environment default\)/);
+    expect(text.stdout).not.toContain('(default)');
+    const json = JSON.parse((await cli(dir, ['tenants', 'show', 'bob', '--json'], bobEnv)).stdout);
+    expect(json).toMatchObject({
+      routing: { userEvents: 'local', userMemories: 'datagrid', memories: 'mielto' },
+      routingSource: { userEvents: 'environment', userMemories: 'tenant', memories: 'environment' },
+    });
+  });
+
+  it('runs as `npx memory-gateway` from the checkout, with nothing to install', async () => {
+    const res = await new Promise<CliResult>((resolve) =>
+      execFile('npx', ['memory-gateway', 'keys', 'list', '--tenant', 'acme', '--json'], { cwd: dir, env: userEnv(env), timeout: 60_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      ),
+    );
+    expect(res, res.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect((JSON.parse(res.stdout) as { tenantId: string }[]).every((k) => k.tenantId === 'acme')).toBe(true);
   });
 });

@@ -318,6 +318,7 @@ export function datagridUserMemoryStore(client: UpstreamClient): UserMemoryStore
       const response: UpstreamResponse = await client.request({
         method: 'DELETE',
         path: `/user-memories/${pathSegment(userMemoryId, 'User memory')}`,
+        route: '/user-memories/{userMemoryId}',
         // The SDK sends Accept: */* here: the 204 has no body (§2.3).
         headers: { accept: '*/*' },
         signal: options?.signal,

@@ -98,7 +98,7 @@ export function memobaseUserEventStore(client: UpstreamClient): UserEventStore {
   /** The newest `topk` events of the user, in list order. */
   async function newest(userId: string, topk: number, options?: CallOptions): Promise<Positioned[]> {
     // No max_token_size: it would cut the answer by token count, below topk (§1.3).
-    const response = await client.request({ method: 'GET', path: userPath(userId), query: { topk }, signal: options?.signal });
+    const response = await client.request({ method: 'GET', path: userPath(userId), route: '/users/event/{userId}', query: { topk }, signal: options?.signal });
     const parsed = UserEventsData.safeParse(unwrap(response, `Events of user ${userId}`));
     if (!parsed.success) throw unexpectedResponse(response);
     return parsed.data.events
@@ -143,6 +143,7 @@ export function memobaseUserEventStore(client: UpstreamClient): UserEventStore {
       const response = await client.request({
         method: 'DELETE',
         path: `${userPath(userId)}/${encodeURIComponent(eventId)}`,
+        route: '/users/event/{userId}/{eventId}',
         signal: options?.signal,
       });
       try {

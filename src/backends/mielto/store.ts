@@ -210,7 +210,7 @@ export function mieltoMemoryStore(clientFor: (workspaceId: string | null | undef
       if (userId != null) {
         // Mielto says only the owner can delete (§4.4) but leaves the check to whoever sends
         // `user_id`; the gateway proves it itself by reading the memory first (§4.6).
-        const found = await client.request({ method: 'GET', path, query: { user_id: userId }, signal: call?.signal });
+        const found = await client.request({ method: 'GET', path, route: '/memories/{memoryId}', query: { user_id: userId }, signal: call?.signal });
         if (found.status === 404 || found.status === 403) throw notFound(`Memory ${memoryId}`);
         if (found.status !== 200) throw unexpectedStatus('mielto', found);
         if (parse(MieltoMemory, found).user_id !== userId) throw notFound(`Memory ${memoryId}`);
@@ -218,6 +218,7 @@ export function mieltoMemoryStore(clientFor: (workspaceId: string | null | undef
       const response = await client.request({
         method: 'DELETE',
         path,
+        route: '/memories/{memoryId}',
         query: { user_id: userId ?? undefined },
         signal: call?.signal,
       });
