@@ -69,7 +69,11 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     mielto.requests.length = 0;
     const response = await gateway.execute(DELETE, { id }, { token, headers: { traceparent, tracestate: 'vendor=abc' } });
     dataOf(response);
-    expect(mielto.requests.map((r) => [r.method, r.headers.traceparent, r.headers.tracestate])).toEqual([['DELETE', traceparent, 'vendor=abc']]);
+    // The owner read and the delete both carry it.
+    expect(mielto.requests.map((r) => [r.method, r.headers.traceparent, r.headers.tracestate])).toEqual([
+      ['GET', traceparent, 'vendor=abc'],
+      ['DELETE', traceparent, 'vendor=abc'],
+    ]);
     const line = requestLines(gateway).find((l) => l.requestId === response.headers.get('x-request-id'));
     expect(line?.traceId).toBe(traceparent.split('-')[1]);
   });
@@ -136,11 +140,14 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const response = await gateway.execute(DELETE, { id }, { token, headers: { traceparent: `00-${traceId}-${callerSpan}-01`, tracestate: 'vendor=abc' } });
     dataOf(response);
 
-    await waitUntil(() => spansOf(traceId).length >= 2, 15_000);
+    // The request's span, and one per upstream call: the owner read and the delete.
+    await waitUntil(() => spansOf(traceId).length >= 3, 15_000);
     const spans = spansOf(traceId);
-    expect(spans).toHaveLength(2);
+    expect(spans).toHaveLength(3);
     const server = serverSpan(spans);
-    const client = spans.find((s) => s.kind === SPAN_KIND.client)!;
+    const read = spans.find((s) => s.kind === SPAN_KIND.client && s.name.startsWith('GET'))!;
+    const client = spans.find((s) => s.kind === SPAN_KIND.client && s.name.startsWith('DELETE'))!;
+    expect(read).toMatchObject({ parentSpanId: server.spanId, name: 'GET /memories/{memoryId}' });
 
     expect(server).toMatchObject({
       parentSpanId: callerSpan,
@@ -167,7 +174,10 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     });
 
     // The provider's traceparent names the client span as its parent: the trace runs caller → gateway → provider.
-    expect(mielto.requests.map((r) => [r.headers.traceparent, r.headers.tracestate])).toEqual([[`00-${traceId}-${client.spanId}-01`, 'vendor=abc']]);
+    expect(mielto.requests.map((r) => [r.headers.traceparent, r.headers.tracestate])).toEqual([
+      [`00-${traceId}-${read.spanId}-01`, 'vendor=abc'],
+      [`00-${traceId}-${client.spanId}-01`, 'vendor=abc'],
+    ]);
     // Route templates, not paths: no item or user id in any span; no credential either.
     const exported = JSON.stringify(spans);
     for (const secret of [id, USER, MIELTO_KEY, token]) expect(exported).not.toContain(secret);
