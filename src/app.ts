@@ -22,7 +22,7 @@ export interface App {
 
 /** Wires the real dependencies from a configuration. Used by main.ts and by the tests. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
-  const prisma = await createPrisma(config, options);
+  const prisma = await createPrisma(config, { logger, ...options });
   const pool = new UpstreamPool(config.upstream, logger);
   const secret = config.gatewaySecret;
   const server = createServer({

@@ -4,20 +4,23 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Config } from './config.js';
-import { createPrisma } from './db.js';
+import { createPrisma, isPostgresUrl, type DatabaseConfig, type PrismaClient } from './db.js';
 
 const run = promisify(execFile);
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const migrationsDir = join(projectRoot, 'prisma', 'migrations');
 
-/** Names of the committed migrations that the database has not applied yet. */
-export async function pendingMigrations(config: Pick<Config, 'databaseUrl'>): Promise<string[]> {
-  const committed = readdirSync(migrationsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(migrationsDir, entry.name, 'migration.sql')))
+/** Where the store's committed migrations live: PostgreSQL's are derived from SQLite's (`npm run db:derive`). */
+export function migrationsDir(databaseUrl: string): string {
+  return isPostgresUrl(databaseUrl) ? join(projectRoot, 'prisma', 'postgresql', 'migrations') : join(projectRoot, 'prisma', 'migrations');
+}
+
+/** Names of the committed migrations of the store that `prisma` has not applied yet. */
+export async function pendingMigrationsOf(prisma: PrismaClient, databaseUrl: string): Promise<string[]> {
+  const dir = migrationsDir(databaseUrl);
+  const committed = readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'migration.sql')))
     .map((entry) => entry.name)
     .sort();
-  const prisma = await createPrisma(config);
   try {
     const rows = await prisma.$queryRawUnsafe<{ migration_name: string }[]>(
       'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
@@ -27,18 +30,44 @@ export async function pendingMigrations(config: Pick<Config, 'databaseUrl'>): Pr
   } catch {
     // No history table yet: a new database.
     return committed;
+  }
+}
+
+/** Where a database URL points, without its credentials: host, port and database, or the file. */
+export function databaseLocation(databaseUrl: string): string {
+  if (!isPostgresUrl(databaseUrl)) return databaseUrl.replace(/\?.*$/, '');
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}
+
+/** The driver's own words for why a query failed, on one line. */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Message: `([^`]*)`/.exec(message)?.[1] ?? message.trim().split('\n').at(-1) ?? message;
+}
+
+/** Names of the committed migrations that the database has not applied yet. */
+export async function pendingMigrations(config: DatabaseConfig): Promise<string[]> {
+  const prisma = await createPrisma(config);
+  try {
+    // One clear line when the database is down, instead of Prisma Migrate's page about it.
+    await prisma.$queryRawUnsafe('SELECT 1').catch((error: unknown) => {
+      throw new Error(`Cannot reach the database at ${databaseLocation(config.databaseUrl)}: ${reasonOf(error)}`);
+    });
+    return await pendingMigrationsOf(prisma, config.databaseUrl);
   } finally {
     await prisma.$disconnect();
   }
 }
 
 /**
- * Applies the committed migrations (prisma/migrations) with Prisma's own `migrate deploy`, so the
- * history table stays the one Prisma tooling expects. It is only started when something is
- * pending: Prisma's migration engine wants the SQLite file to itself, and a running server (or
- * the CLI next to it) keeps it open.
+ * Applies the committed migrations (prisma/migrations, or prisma/postgresql/migrations) with
+ * Prisma's own `migrate deploy`, so the history table stays the one Prisma tooling expects. It is
+ * only started when something is pending: Prisma's migration engine wants the SQLite file to
+ * itself, and a running server (or the CLI next to it) keeps it open. On PostgreSQL, instances
+ * starting together are serialised by `migrate deploy`'s advisory lock.
  */
-export async function migrateDatabase(config: Pick<Config, 'databaseUrl'>): Promise<string[]> {
+export async function migrateDatabase(config: DatabaseConfig): Promise<string[]> {
   const pending = await pendingMigrations(config);
   if (pending.length === 0) return [];
   const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');

@@ -57,7 +57,9 @@ export const isTimeKey = (v: Record<string, unknown>): v is TimeKey =>
   ISO_INSTANT.test(v.t) &&
   !Number.isNaN(Date.parse(v.t)) &&
   new Date(v.t).toISOString() === v.t &&
-  typeof v.id === 'string';
+  typeof v.id === 'string' &&
+  // A forged id PostgreSQL cannot compare (text holds no U+0000) is a bad cursor, as on SQLite.
+  !v.id.includes('\u0000');
 
 /**
  * Prisma `where` for rows strictly after a keyset position. It does not need the cursor's row
