@@ -43,11 +43,11 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
   let prisma: PrismaClient;
   if (isPostgresUrl(config.databaseUrl)) {
     const adapter = postgresAdapter(config.databaseUrl, timeoutMs, options.logger);
-    prisma = new PostgresPrismaClient({ adapter, log }) as unknown as PrismaClient;
+    prisma = new PostgresPrismaClient({ adapter, log, errorFormat: 'minimal' }) as unknown as PrismaClient;
   } else {
     const file = sqliteFile(config.databaseUrl);
     mkdirSync(dirname(file), { recursive: true });
-    prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: file, timeout: timeoutMs }), log });
+    prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: file, timeout: timeoutMs }), log, errorFormat: 'minimal' });
   }
   if (options.onQuery) {
     const onQuery = options.onQuery;
@@ -81,6 +81,46 @@ function postgresAdapter(databaseUrl: string, timeoutMs: number, logger: Logger 
       onPoolError: (error) => logger?.warn({ err: { message: error.message } }, 'PostgreSQL connection lost; the pool reconnects on the next query'),
     },
   );
+}
+
+// Driver adapter error kinds, PostgreSQL SQLSTATEs (class 08 connection exceptions, 57P0x
+// shutdown/starting up, 57014 statement timeout, 53300 too many connections), Prisma codes and
+// node-postgres messages that say the database did not answer, as opposed to refusing a query.
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|57014|53300)$/;
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Can't reach database server|Client has encountered a connection error|ECONNREFUSED|ECONNRESET|SQLITE_BUSY|database is locked/;
+
+/**
+ * Whether an error means the store did not answer in time (down, unreachable, restarting, too
+ * slow, or a SQLite file locked past the busy timeout): the request may be retried, and the
+ * error says nothing about the query. Looks through wrapping errors (GraphQL, Prisma, adapter).
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const queue = [error];
+  while (queue.length > 0) {
+    const current = queue.shift();
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const e = current as {
+      kind?: unknown;
+      code?: unknown;
+      originalCode?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      originalError?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
+    if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
+    for (const code of [e.code, e.originalCode]) {
+      if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_PRISMA_CODES.has(code))) return true;
+    }
+    if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
+    queue.push(e.cause, e.originalError, e.meta?.driverAdapterError);
+  }
+  return false;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -19,7 +19,7 @@ export interface PostgresServer {
   stop(): Promise<void>;
   /** Starts a stopped server again on the same port. */
   start(): Promise<void>;
-  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, like a lost network. */
+  /** Freezes the server and its backends (SIGSTOP): connections stay open and nothing answers, like a lost network. */
   freeze(): void;
   thaw(): void;
   /** Stops the server and removes its directory. */
@@ -51,6 +51,26 @@ function serverUser(): { uid: number; gid: number } | undefined {
   } catch {
     throw new Error('Running as root, PostgreSQL needs the `postgres` system user (the Debian `postgresql` package creates it)');
   }
+}
+
+/**
+ * The processes a PostgreSQL server started (one backend per connection, plus its workers). Each
+ * calls setsid(), so they are found by parent pid rather than by process group.
+ */
+function childrenOf(parent: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name, which is in parentheses and may contain spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) children.push(Number(entry));
+    } catch {
+      // Exited while listing.
+    }
+  }
+  return children;
 }
 
 /** Resolves when `text` appears in the output; rejects if the process exits first or time runs out. */
@@ -86,6 +106,16 @@ export async function startPostgres(): Promise<PostgresServer> {
   let port = await freePort();
   let child: ChildProcess | undefined;
   let output = '';
+  const signalAll = (signal: NodeJS.Signals) => {
+    if (!child?.pid) return;
+    for (const pid of [child.pid, ...childrenOf(child.pid)]) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Gone in the meantime.
+      }
+    }
+  };
   const killOnExit = () => child?.kill('SIGKILL');
   process.once('exit', killOnExit);
 
@@ -130,8 +160,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     async stop() {
       const proc = child;
       if (!proc) return;
+      signalAll('SIGCONT');
       child = undefined;
-      proc.kill('SIGCONT');
       // SIGINT is PostgreSQL's fast shutdown: open connections are closed, the data is kept.
       proc.kill('SIGINT');
       await stopped(proc);
@@ -141,10 +171,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       await launch();
     },
     freeze() {
-      child?.kill('SIGSTOP');
+      signalAll('SIGSTOP');
     },
     thaw() {
-      child?.kill('SIGCONT');
+      signalAll('SIGCONT');
     },
     async destroy() {
       await server.stop();
