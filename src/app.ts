@@ -3,6 +3,7 @@ import { createAuthenticator } from './auth/principal.js';
 import { UpstreamPool } from './backends/http.js';
 import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
+import { createEventBus, type EventBus } from './bus.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
 import type { PrismaClient } from './generated/prisma/client.js';
@@ -17,6 +18,8 @@ export interface AppOptions extends CreatePrismaOptions {
 export interface App {
   server: GatewayServer;
   prisma: PrismaClient;
+  /** Events for every instance (through Redis with REDIS_URL): cache invalidation, changes. */
+  bus: EventBus;
   close(): Promise<void>;
 }
 
@@ -24,6 +27,7 @@ export interface App {
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const prisma = await createPrisma(config, { logger, ...options });
   const pool = new UpstreamPool(config.upstream, logger);
+  const bus = createEventBus(config, logger);
   const secret = config.gatewaySecret;
   const server = createServer({
     config,
@@ -40,9 +44,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   return {
     server,
     prisma,
+    bus,
     async close() {
       await server.dispose();
       await pool.close();
+      await bus.close();
       await prisma.$disconnect();
     },
   };
