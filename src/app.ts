@@ -4,6 +4,7 @@ import { createScopeClaims } from './backends/claims.js';
 import { UpstreamPool } from './backends/http.js';
 import { providerFactories } from './backends/providers.js';
 import { createStoreRouter, type ProviderFactories } from './backends/route.js';
+import { createEventBus, type EventBus } from './bus.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
 import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
@@ -26,16 +27,19 @@ export interface App {
   metrics?: PrometheusMetrics;
   /** Starts a graceful shutdown: `/ready` answers 503 from now on; requests are still served. */
   drain(): void;
+  /** Events for every instance (through Redis with REDIS_URL): cache invalidation, changes. */
+  bus: EventBus;
   close(): Promise<void>;
 }
 
 /** Wires the real dependencies from a configuration. Used by main.ts and by the tests. */
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
-  const prisma = await createPrisma(config, options);
+  const prisma = await createPrisma(config, { logger, ...options });
   const metrics = config.metricsPort === undefined ? undefined : await createPrometheusMetrics();
   const tracer = await createTracer(config, logger);
-  const readiness = createReadiness(prisma);
+  const readiness = createReadiness(prisma, config.databaseUrl);
   const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
+  const bus = createEventBus(config, logger);
   const secret = config.gatewaySecret;
   const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
   const router = createStoreRouter({
@@ -63,6 +67,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     prisma,
     metrics,
     drain: () => readiness.drain(),
+    bus,
     async close() {
       await recovery.stop();
       await server.dispose();
@@ -70,6 +75,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       localDeletes.close();
       // Spans still buffered are exported before the process goes.
       await tracer.shutdown();
+      await bus.close();
       await prisma.$disconnect();
     },
   };

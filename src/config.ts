@@ -49,7 +49,22 @@ const EnvSchema = z
         .default('file:./data/memory-gateway.db')
         .refine((v) => v.startsWith('file:') || /^postgres(ql)?:\/\//.test(v), {
           message: 'must start with file: (SQLite) or postgresql:// (PostgreSQL)',
+        })
+        .refine((v) => !/^postgres(ql)?:\/\//.test(v) || URL.canParse(v), { message: 'must be a valid URL' })
+        // Prisma Migrate (js engine, 6.19) creates the tables in `public` whatever ?schema= says,
+        // while the client would look for them in that schema: refuse it rather than split them.
+        .refine((v) => !/^postgres(ql)?:\/\//.test(v) || !URL.canParse(v) || !new URL(v).searchParams.has('schema'), {
+          message: '?schema= is not supported: give the gateway a database of its own (its tables live in the public schema)',
         }),
+    ),
+    DATABASE_TIMEOUT_MS: positiveInt(5_000),
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+        .refine((v) => URL.canParse(v), 'must be a valid URL')
+        .optional(),
     ),
     LOG_LEVEL: z.preprocess(
       emptyAsUndefined,
@@ -120,6 +135,14 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string;
+  /**
+   * How long a database call may wait for a connection or run before it fails (PostgreSQL: pool
+   * connect, statement and read timeouts; SQLite: busy timeout), so an unreachable store fails
+   * requests instead of hanging them.
+   */
+  readonly databaseTimeoutMs: number;
+  /** Shared event bus and rate-limit counters across instances; per instance when unset. */
+  readonly redisUrl?: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly maxBodyBytes: number;
   readonly defaults: {
@@ -193,6 +216,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
+    redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     defaults: { userEvents: e.USER_EVENTS_BACKEND, userMemories: e.USER_MEMORIES_BACKEND, memories: e.MEMORIES_BACKEND },

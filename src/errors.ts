@@ -35,8 +35,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
 
-  constructor(code: ErrorCode, message: string, extras: AppErrorExtras = {}) {
-    const status = HTTP_STATUS[code];
+  constructor(code: ErrorCode, message: string, extras: AppErrorExtras = {}, status: number | undefined = HTTP_STATUS[code]) {
     const headers: Record<string, string> = {};
     if (code === 'UNAUTHENTICATED') headers['WWW-Authenticate'] = 'Bearer';
     if (extras.retryAfter !== undefined && code === 'RATE_LIMITED') headers['Retry-After'] = String(extras.retryAfter);
@@ -60,6 +59,12 @@ export const unauthenticated = (message: string) => new AppError('UNAUTHENTICATE
 
 export const notSupported = (provider: string, operation: string) =>
   new AppError('NOT_SUPPORTED', `${provider} does not support ${operation}`, { provider });
+
+/**
+ * The store (SQLite or PostgreSQL) did not answer in time. Not a bug of the request: HTTP 503, so
+ * clients and load balancers retry; nothing about the database is told.
+ */
+export const storeUnavailable = () => new AppError('INTERNAL_SERVER_ERROR', 'The store is unavailable; try again shortly', {}, 503);
 
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

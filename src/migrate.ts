@@ -4,17 +4,21 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Config } from './config.js';
-import { createPrisma, type PrismaClient } from './db.js';
+import { createPrisma, isPostgresUrl, type DatabaseConfig, type PrismaClient } from './db.js';
 
 const run = promisify(execFile);
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const migrationsDir = join(projectRoot, 'prisma', 'migrations');
 
-/** Names of the migrations committed under prisma/migrations, in the order they apply. */
-export function committedMigrations(): string[] {
-  return readdirSync(migrationsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(migrationsDir, entry.name, 'migration.sql')))
+/** Where the store's committed migrations live: PostgreSQL's are derived from SQLite's (`npm run db:derive`). */
+export function migrationsDir(databaseUrl: string): string {
+  return isPostgresUrl(databaseUrl) ? join(projectRoot, 'prisma', 'postgresql', 'migrations') : join(projectRoot, 'prisma', 'migrations');
+}
+
+/** Names of the store's committed migrations, in the order they apply. */
+export function committedMigrations(databaseUrl: string): string[] {
+  const dir = migrationsDir(databaseUrl);
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'migration.sql')))
     .map((entry) => entry.name)
     .sort();
 }
@@ -32,27 +36,50 @@ export async function appliedMigrations(prisma: PrismaClient): Promise<Set<strin
   }
 }
 
+/** Names of the committed migrations of the store that `prisma` has not applied yet. */
+export async function pendingMigrationsOf(prisma: PrismaClient, databaseUrl: string): Promise<string[]> {
+  const applied = await appliedMigrations(prisma);
+  return committedMigrations(databaseUrl).filter((name) => !applied.has(name));
+}
+
+/** Where a database URL points, without its credentials: host, port and database, or the file. */
+export function databaseLocation(databaseUrl: string): string {
+  if (!isPostgresUrl(databaseUrl)) return databaseUrl.replace(/\?.*$/, '');
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}
+
+/** The driver's own words for why a query failed, on one line. */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /Message: `([^`]*)`/.exec(message)?.[1] ?? message.trim().split('\n').at(-1) ?? message;
+}
+
 /**
- * Names of the committed migrations that the database has not applied yet. Pass the client
- * the caller already has, so that checking costs no second connection.
+ * Names of the committed migrations that the database has not applied yet. Pass the client the
+ * caller already has, so that checking costs no second connection.
  */
-export async function pendingMigrations(config: Pick<Config, 'databaseUrl'>, client?: PrismaClient): Promise<string[]> {
+export async function pendingMigrations(config: DatabaseConfig, client?: PrismaClient): Promise<string[]> {
   const prisma = client ?? (await createPrisma(config));
   try {
-    const applied = await appliedMigrations(prisma);
-    return committedMigrations().filter((name) => !applied.has(name));
+    // One clear line when the database is down, instead of Prisma Migrate's page about it.
+    await prisma.$queryRawUnsafe('SELECT 1').catch((error: unknown) => {
+      throw new Error(`Cannot reach the database at ${databaseLocation(config.databaseUrl)}: ${reasonOf(error)}`);
+    });
+    return await pendingMigrationsOf(prisma, config.databaseUrl);
   } finally {
     if (!client) await prisma.$disconnect();
   }
 }
 
 /**
- * Applies the committed migrations (prisma/migrations) with Prisma's own `migrate deploy`, so the
- * history table stays the one Prisma tooling expects. It is only started when something is
- * pending: Prisma's migration engine wants the SQLite file to itself, and a running server (or
- * the CLI next to it) keeps it open.
+ * Applies the committed migrations (prisma/migrations, or prisma/postgresql/migrations) with
+ * Prisma's own `migrate deploy`, so the history table stays the one Prisma tooling expects. It is
+ * only started when something is pending: Prisma's migration engine wants the SQLite file to
+ * itself, and a running server (or the CLI next to it) keeps it open. On PostgreSQL, instances
+ * starting together are serialised by `migrate deploy`'s advisory lock.
  */
-export async function migrateDatabase(config: Pick<Config, 'databaseUrl'>): Promise<string[]> {
+export async function migrateDatabase(config: DatabaseConfig): Promise<string[]> {
   const pending = await pendingMigrations(config);
   if (pending.length === 0) return [];
   const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');

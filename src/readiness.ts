@@ -15,8 +15,8 @@ export interface Readiness {
  * not ready once draining. A load balancer polls this, so it costs two small queries and never
  * waits longer than the timeout, whatever state the store is in.
  */
-export function createReadiness(prisma: PrismaClient, { timeoutMs = 3000 }: { timeoutMs?: number } = {}): Readiness {
-  const committed = committedMigrations();
+export function createReadiness(prisma: PrismaClient, databaseUrl: string, { timeoutMs = 3000 }: { timeoutMs?: number } = {}): Readiness {
+  const committed = committedMigrations(databaseUrl);
   let draining = false;
 
   async function storeState(): Promise<ReadinessState> {

@@ -7,7 +7,8 @@ import { UpstreamBudget } from './backends/budget.js';
 import type { StoreRouter } from './backends/route.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import { AppError, ERROR_CODES } from './errors.js';
+import { isStoreUnavailable } from './db.js';
+import { AppError, ERROR_CODES, storeUnavailable } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { getSubgraphSchema } from './graphql/schema.js';
 import type { LocalDeleteTransactions } from './deletes.js';
@@ -145,6 +146,19 @@ function useErrorCodes(isDev: boolean): Plugin {
   };
 }
 
+/** `replacement` at the place in the document (path, locations) where `error` was raised. */
+function locatedLike(error: unknown, replacement: AppError): GraphQLError {
+  if (!(error instanceof GraphQLError) || !error.path) return replacement;
+  return new GraphQLError(replacement.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: replacement,
+    extensions: replacement.extensions,
+  });
+}
+
 /** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
 export function createServer(deps: ServerDeps): GatewayServer {
   const { config, prisma, logger, authenticator, router, metrics, tracer, readiness } = deps;
@@ -186,7 +200,9 @@ export function createServer(deps: ServerDeps): GatewayServer {
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => {
         const [first] = args;
-        if (first instanceof Error) logger.error({ err: first }, 'unexpected error');
+        // A database outage is not a bug: one line per failed request, with the driver's reason.
+        if (first instanceof Error && isStoreUnavailable(first)) logger.warn({ reason: first.message.replace(/\s+/g, ' ').trim() }, 'store unavailable');
+        else if (first instanceof Error) logger.error({ err: first }, 'unexpected error');
         else logger.error(args.map(String).join(' '));
       },
     },
@@ -196,6 +212,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
       maskError: (error, message, dev) => {
         // AppErrors are written for clients; everything else is masked (stack only in development).
         if (error instanceof GraphQLError && error.originalError instanceof AppError) return error;
+        if (isStoreUnavailable(error)) return locatedLike(error, storeUnavailable());
         return yogaMaskError(error, message, dev);
       },
     },

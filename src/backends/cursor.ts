@@ -57,14 +57,19 @@ export const isTimeKey = (v: Record<string, unknown>): v is TimeKey =>
   ISO_INSTANT.test(v.t) &&
   !Number.isNaN(Date.parse(v.t)) &&
   new Date(v.t).toISOString() === v.t &&
-  typeof v.id === 'string';
+  typeof v.id === 'string' &&
+  // A forged id PostgreSQL cannot compare (text holds no U+0000) is a bad cursor, as on SQLite.
+  !v.id.includes('\u0000');
 
 /**
  * Prisma `where` for rows strictly after a keyset position. It does not need the cursor's row
- * to exist, so cursors stay valid when that row is deleted.
+ * to exist, so cursors stay valid when that row is deleted. The `lte` bound is implied by the OR
+ * but is what lets the database bound the index range: without it PostgreSQL reads every older
+ * row of the user (or of the tenant) and sorts them, instead of the next page's rows in index
+ * order (test/db/list-plans.test.ts).
  */
 export function afterTimeKey(key: TimeKey | undefined, timeField = 'createdAt') {
   if (!key) return {};
   const at = new Date(key.t);
-  return { OR: [{ [timeField]: { lt: at } }, { [timeField]: at, id: { lt: key.id } }] };
+  return { [timeField]: { lte: at }, OR: [{ [timeField]: { lt: at } }, { [timeField]: at, id: { lt: key.id } }] };
 }

@@ -40,15 +40,19 @@ export function cursorArg(after: string | null | undefined): string | null {
   return after;
 }
 
-export const shortText = z.string().trim().min(1, 'must not be empty').max(LIMITS.shortText, `must be at most ${LIMITS.shortText} characters`);
+// PostgreSQL text cannot hold U+0000 (SQLite can): refused on every backend alike, rather than
+// stored by one store and a server error on the other.
+const NO_NUL = [(v: string) => !v.includes('\u0000'), 'must not contain the NUL character (U+0000)'] as const;
+
+export const shortText = z.string().trim().min(1, 'must not be empty').max(LIMITS.shortText, `must be at most ${LIMITS.shortText} characters`).refine(...NO_NUL);
 /**
  * Ids and scope names end up in upstream paths, query strings and headers: control characters
  * have no place there (a CR/LF in a header value is refused by the HTTP client, and must never
  * reach it).
  */
 export const idText = shortText.regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
-export const longText = z.string().min(1, 'must not be empty').max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`);
-export const optionalLongText = z.string().max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`).nullish();
+export const longText = z.string().min(1, 'must not be empty').max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`).refine(...NO_NUL);
+export const optionalLongText = z.string().max(LIMITS.longText, `must be at most ${LIMITS.longText} characters`).refine(...NO_NUL).nullish();
 export const shortList = <T extends z.ZodType>(item: T) =>
   z.array(item).max(LIMITS.listItems, `must have at most ${LIMITS.listItems} items`);
 

@@ -1,36 +1,3 @@
-import { dataOf, startGateway } from '../helpers/gateway.js';
-import type { FamilyHarness, TenantHandle } from './harness.js';
-import { memoryContract } from './memories.contract.js';
-import { userEventContract } from './user-events.contract.js';
-import { userMemoryContract } from './user-memories.contract.js';
+import { localContracts } from './local-contracts.js';
 
-/** Local backend: items are seeded through the gateway's own create mutations. */
-async function localHarness<Seed>(seed: (h: { gateway: Awaited<ReturnType<typeof startGateway>> }, tenant: TenantHandle, input: Seed) => Promise<string>): Promise<FamilyHarness<Seed>> {
-  const gateway = await startGateway();
-  const tenants: [TenantHandle, TenantHandle] = [
-    { id: 'tenant-a', token: await gateway.createKey('tenant-a') },
-    { id: 'tenant-b', token: await gateway.createKey('tenant-b') },
-  ];
-  return { gateway, tenants, backend: 'LOCAL', canCreate: true, seed: (tenant, input) => seed({ gateway }, tenant, input), close: () => gateway.close() };
-}
-
-userEventContract('local', () =>
-  localHarness(async ({ gateway }, tenant, { userId, eventTip }) => {
-    const res = await gateway.execute<any>(`mutation($u: ID!, $i: CreateUserEventInput!) { createUserEvent(userId: $u, input: $i) { id } }`, { u: userId, i: { eventTip } }, { token: tenant.token });
-    return dataOf(res).createUserEvent.id;
-  }),
-);
-
-userMemoryContract('local', () =>
-  localHarness(async ({ gateway }, tenant, input) => {
-    const res = await gateway.execute<any>(`mutation($i: AddUserMemoryInput!) { addUserMemory(input: $i) { id } }`, { i: input }, { token: tenant.token });
-    return dataOf(res).addUserMemory.id;
-  }),
-);
-
-memoryContract('local', () =>
-  localHarness(async ({ gateway }, tenant, input) => {
-    const res = await gateway.execute<any>(`mutation($i: CreateMemoryInput!) { createMemory(input: $i) { id } }`, { i: input }, { token: tenant.token });
-    return dataOf(res).createMemory.id;
-  }),
-);
+localContracts('local', 'sqlite');

@@ -1,13 +1,15 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { keyParts } from '../helpers/keys.js';
+import { freePort } from '../helpers/ports.js';
+import { createDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 /**
  * The package as a user runs it: a checkout without build output or database, `npm start`, the
@@ -51,17 +53,6 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of keep) if (process.env[name] !== undefined) env[name] = process.env[name];
   return { ...env, ...extra };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface CliResult {
@@ -148,6 +139,13 @@ const gql = async (url: string, query: string, variables: Record<string, unknown
 
 let dir: string;
 let built = false;
+
+/** When a test runs alone, builds the checkout the way `npm start` would have. */
+async function ensureBuilt() {
+  if (built) return;
+  await buildCheckout(dir);
+  built = true;
+}
 
 beforeAll(() => {
   dir = freshCheckout();
@@ -270,8 +268,7 @@ describe('memory-gateway CLI', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    // When run alone, build the checkout the way `npm start` would have.
-    if (!built) await buildCheckout(dir);
+    await ensureBuilt();
     dbDir = mkdtempSync(join(tmpdir(), 'memory-gateway-cli-'));
     env = { DATABASE_URL: `file:${join(dbDir, 'cli.db')}` };
   }, BUILD_TIMEOUT);
@@ -373,20 +370,13 @@ describe('memory-gateway CLI', () => {
     const wrongSecret = await new Promise<CliResult>((resolve) =>
       execFile(
         process.execPath,
-        [join(dir, 'dist', 'main.js')],
+        [join(dir, 'dist', 'main.bundle.js')],
         { cwd: dir, env: userEnv({ ...env, PORT: '0', GATEWAY_SECRET: 'another-gateway-secret-0123456789abcdef' }), timeout: 30_000 },
         (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout: String(stdout), stderr: String(stderr) }),
       ),
     );
     expect(wrongSecret.code).not.toBe(0);
     expect(wrongSecret.stderr).toContain('GATEWAY_SECRET differs from the one the stored tenant settings were sealed with');
-  });
-
-  it('refuses a PostgreSQL DATABASE_URL clearly instead of writing a stray SQLite file', async () => {
-    const res = await cli(dir, ['keys', 'list'], { DATABASE_URL: 'postgresql://gateway@127.0.0.1:5432/gateway' });
-    expect(res.code).not.toBe(0);
-    expect(res.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^error: DATABASE_URL: .*PostgreSQL/)]);
-    expect(existsSync(join(dir, 'postgresql:'))).toBe(false);
   });
 
   it('a bad environment stops the CLI and the server with one message naming every bad variable', async () => {
@@ -455,4 +445,83 @@ describe('memory-gateway CLI', () => {
     expect(res, res.stderr).toMatchObject({ code: 0, stderr: '' });
     expect((JSON.parse(res.stdout) as { tenantId: string }[]).every((k) => k.tenantId === 'acme')).toBe(true);
   });
+});
+
+describe('npm start and the CLI on PostgreSQL', () => {
+  let db: TestDatabase;
+  let server: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    // An empty database: the server and the CLI apply the migrations themselves.
+    db = await createDatabase(inject('postgresUrl'));
+  }, BUILD_TIMEOUT);
+  afterAll(async () => {
+    if (server?.pid && server.exitCode === null && server.signalCode === null) process.kill(-server.pid, 'SIGKILL');
+    await db?.drop();
+  });
+
+  it(
+    'builds offline with a postgresql:// DATABASE_URL, migrates, serves, and the CLI manages keys and tenants on the same database',
+    async () => {
+      const databaseUrl = db.url;
+      const env = { DATABASE_URL: databaseUrl };
+
+      // The CLI before the server ever ran: it migrates the empty database itself.
+      const created = await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json', '--label', 'pg'], env);
+      expect(created, created.stderr).toMatchObject({ code: 0 });
+      const { key, id } = JSON.parse(created.stdout);
+      expect(key).toMatch(/^mgw_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+      const other = JSON.parse((await cli(dir, ['keys', 'create', '--tenant', 'acme', '--json'], env)).stdout);
+
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        const applied = (await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL')).rows.map((r) => r.migration_name);
+        const committed = readdirSync(join(dir, 'prisma', 'postgresql', 'migrations'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+        expect(applied.sort()).toEqual(committed.sort());
+        const stored = (await client.query('SELECT "tenantId", "secretHash" FROM "ApiKey" WHERE id = $1', [id])).rows;
+        expect(stored).toEqual([{ tenantId: 'acme', secretHash: createHash('sha256').update(keyParts(key).secret).digest('hex') }]);
+      } finally {
+        await client.end();
+      }
+
+      const routed = await cli(dir, ['tenants', 'set', 'acme', '--memories', 'local', '--json'], env);
+      expect(routed, routed.stderr).toMatchObject({ code: 0 });
+      expect(JSON.parse(routed.stdout)).toMatchObject({ id: 'acme', routing: { memories: 'local' } });
+      const shown = JSON.parse((await cli(dir, ['tenants', 'show', 'acme', '--json'], env)).stdout);
+      expect(shown).toMatchObject({ id: 'acme', activeKeys: 2 });
+
+      // `npm start` rebuilds with the PostgreSQL URL in its environment: generating the clients
+      // must not depend on it (it used to fetch a native engine, which fails offline).
+      const port = await freePort();
+      let output = '';
+      server = spawn('npm', ['start'], { cwd: dir, env: userEnv({ ...env, PORT: String(port) }), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      server.stdout!.on('data', (chunk) => (output += chunk));
+      server.stderr!.on('data', (chunk) => (output += chunk));
+      const url = `http://127.0.0.1:${port}/graphql`;
+      await waitForOutput(server, () => output, `listening on ${url}`, BUILD_TIMEOUT);
+      expect(output).not.toContain(databaseUrl);
+
+      const written = await gql(url, `mutation { createMemory(input: { userId: "u1", memory: "likes tea", metadata: { z: 1, a: [2] } }) { id } }`, {}, key);
+      expect(written.body.errors).toBeUndefined();
+      const read = await gql(url, `{ memories(userId: "u1") { edges { node { id memory metadata backend } } } }`, {}, other.key);
+      expect(read.body).toEqual({
+        data: { memories: { edges: [{ node: { id: written.body.data.createMemory.id, memory: 'likes tea', metadata: { z: 1, a: [2] }, backend: 'LOCAL' } }] } },
+      });
+
+      const listed = JSON.parse((await cli(dir, ['keys', 'list', '--tenant', 'acme', '--json'], env)).stdout) as { id: string; label: string | null }[];
+      expect(listed.map((row) => row.id).sort()).toEqual([id, other.id].sort());
+      expect(await cli(dir, ['keys', 'revoke', id], env)).toEqual({ code: 0, stdout: `Revoked key ${id}\n`, stderr: '' });
+      const refused = await gql(url, `{ memories { edges { cursor } } }`, {}, key);
+      expect(refused.status).toBe(401);
+      expect(refused.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect((await gql(url, `{ memories { edges { cursor } } }`, {}, other.key)).status).toBe(200);
+
+      const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
+      server.kill('SIGTERM');
+      expect(await exited, output).toBe(0);
+    },
+    BUILD_TIMEOUT + 60_000,
+  );
 });

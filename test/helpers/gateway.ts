@@ -1,12 +1,9 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { testDatabase, type TestStore } from './databases.js';
 
 export interface GraphQLResponse<TData = Record<string, any>> {
   status: number;
@@ -37,18 +34,22 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+export interface StartGatewayOptions extends AppOptions {
+  /** The local store to give the gateway a fresh database on (default SQLite); ignored when `env` names a DATABASE_URL. */
+  store?: TestStore;
+}
+
 /**
- * A gateway built from the real parts (config parser, Prisma on its own SQLite copy, Yoga) and
+ * A gateway built from the real parts (config parser, Prisma on a database of its own, Yoga) and
  * driven in-process through yoga.fetch. `env` is what the process environment would hold.
  */
-export async function startGateway(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestGateway> {
-  const dir = mkdtempSync(join(tmpdir(), 'memory-gateway-db-'));
-  const file = join(dir, 'gateway.db');
-  copyFileSync(inject('templateDatabase'), file);
+export async function startGateway(env: Record<string, string> = {}, options: StartGatewayOptions = {}): Promise<TestGateway> {
+  const { store = 'sqlite', ...appOptions } = options;
+  const database = env.DATABASE_URL ? undefined : await testDatabase(store);
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
-    DATABASE_URL: `file:${file}`,
+    DATABASE_URL: database?.url,
     // Tests seed hundreds of items a minute; the rate limits have their own tests, which set them.
     RATE_LIMIT_READS_PER_MIN: '0',
     RATE_LIMIT_WRITES_PER_MIN: '0',
@@ -63,7 +64,13 @@ export async function startGateway(env: Record<string, string> = {}, options: Ap
     },
   });
   const logger = createLogger(config, sink);
-  const app = await createApp(config, logger, { ...options, onQuery: (q) => sql.push(q) });
+  const app = await createApp(config, logger, {
+    ...appOptions,
+    onQuery: (query, params) => {
+      sql.push(query);
+      appOptions.onQuery?.(query, params);
+    },
+  });
 
   const fetch = async (path: string, init?: RequestInit) => app.server.fetch(new Request(`http://gateway.test${path}`, init));
 
@@ -98,7 +105,7 @@ export async function startGateway(env: Record<string, string> = {}, options: Ap
     },
     async close() {
       await app.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database?.drop();
     },
   };
 }

@@ -22,7 +22,7 @@ export function newestPerUser<Row>(
   // The table name comes from the closed union above, never from input.
   const from = Prisma.raw(`"${table}"`);
   const keyset = after
-    ? Prisma.sql`AND ("createdAt" < ${new Date(after.t)} OR ("createdAt" = ${new Date(after.t)} AND "id" < ${after.id}))`
+    ? Prisma.sql`AND "createdAt" <= ${new Date(after.t)} AND ("createdAt" < ${new Date(after.t)} OR ("createdAt" = ${new Date(after.t)} AND "id" < ${after.id}))`
     : Prisma.empty;
   return prisma.$queryRaw<Row[]>`
     SELECT * FROM (
