@@ -26,7 +26,8 @@ await build({
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['better-sqlite3', '@prisma/*', 'prisma', '@graphql-yoga/render-graphiql', 'prom-client', '@opentelemetry/*'],
+  // pg-native: the optional native driver that `pg` requires only when asked for it.
+  external: ['better-sqlite3', 'pg-native', '@prisma/*', 'prisma', '@graphql-yoga/render-graphiql', 'prom-client', '@opentelemetry/*'],
   plugins: [
     {
       name: 'on-demand-modules',

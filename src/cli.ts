@@ -3,15 +3,20 @@ import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
 import { PROVIDER_SETTINGS } from './backends/settings.js';
-import { migrateDatabase } from './migrate.js';
+import { migrateDatabase, pendingMigrations } from './migrate.js';
 import { describeTenant, resealLegacySettings, setTenant } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** Opens the configured database (migrating it first, so the CLI works before the first start). */
 async function withDatabase<T>(run: (prisma: PrismaClient) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  await migrateDatabase(config);
-  const prisma = await createPrisma(config);
+  let prisma = await createPrisma(config);
+  if ((await pendingMigrations(config, prisma)).length > 0) {
+    // Prisma's migration engine wants the SQLite file to itself.
+    await prisma.$disconnect();
+    await migrateDatabase(config);
+    prisma = await createPrisma(config);
+  }
   try {
     if (config.gatewaySecret) await resealLegacySettings(prisma, config.gatewaySecret);
     return await run(prisma);
