@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { createPrisma, isPostgresUrl, type DatabaseConfig, type PrismaClient } from './db.js';
 
 const run = promisify(execFile);
@@ -72,14 +73,47 @@ export async function pendingMigrations(config: DatabaseConfig, client?: PrismaC
   }
 }
 
+// Any fixed 64-bit key: Prisma's own (72707369) would make `migrate deploy` wait for us.
+const MIGRATION_LOCK = 'memory-gateway:migrate';
+
+/**
+ * Runs `apply` while holding a PostgreSQL advisory lock, so instances starting together migrate
+ * one after the other and the later ones find nothing left to do. `migrate deploy` has a lock of
+ * its own, but gives up after 10 s, which a first migration on a busy server can outlast.
+ */
+async function whileMigrationLocked<T>(config: DatabaseConfig, apply: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: config.databaseTimeoutMs ?? 5_000 });
+  // A broken connection while waiting surfaces as the lock query's failure.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new Error(`Cannot reach the database at ${databaseLocation(config.databaseUrl)}: ${reasonOf(error)}`);
+  }
+  try {
+    await client.query(`SET lock_timeout = '5min'`);
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATION_LOCK]);
+    return await apply();
+  } finally {
+    // Ending the session releases the lock.
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * Applies the committed migrations (prisma/migrations, or prisma/postgresql/migrations) with
  * Prisma's own `migrate deploy`, so the history table stays the one Prisma tooling expects. It is
  * only started when something is pending: Prisma's migration engine wants the SQLite file to
  * itself, and a running server (or the CLI next to it) keeps it open. On PostgreSQL, instances
- * starting together are serialised by `migrate deploy`'s advisory lock.
+ * starting together take turns (whileMigrationLocked).
  */
 export async function migrateDatabase(config: DatabaseConfig): Promise<string[]> {
+  if (isPostgresUrl(config.databaseUrl)) return whileMigrationLocked(config, () => applyPending(config));
+  return applyPending(config);
+}
+
+async function applyPending(config: DatabaseConfig): Promise<string[]> {
   const pending = await pendingMigrations(config);
   if (pending.length === 0) return [];
   const prismaCli = createRequire(import.meta.url).resolve('prisma/build/index.js');
