@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -75,6 +76,8 @@ const EnvSchema = z
     MAX_UPSTREAM_CALLS_PER_REQUEST: positiveInt(500),
     MAX_ENTITY_REPRESENTATIONS: positiveInt(200),
     MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(2 * 1024 * 1024)),
+    RECEIPT_SIGNING_KEY: z.preprocess(emptyAsUndefined, z.string().refine(isEd25519PrivateKey, 'must be a PEM Ed25519 private key').optional()),
+    FORGET_LEASE_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(500).default(30_000)),
   })
   .superRefine((env, ctx) => {
     if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
@@ -124,6 +127,18 @@ export interface Config {
   /** Provider calls one request may make, and `_entities` representations one request may name. */
   readonly requestLimits: { readonly upstreamCalls: number; readonly entityRepresentations: number };
   readonly jwt?: { readonly secret?: string; readonly jwksUrl?: string; readonly issuer?: string; readonly audience?: string };
+  /** PEM Ed25519 private key that signs forget receipts; when unset one is generated and kept in the store. */
+  readonly receiptSigningKey?: string;
+  /** How long an instance holds a forget job before another may take it over. */
+  readonly forgetLeaseMs: number;
+}
+
+function isEd25519PrivateKey(pem: string): boolean {
+  try {
+    return createPrivateKey(pem).asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
 }
 
 export class ConfigError extends Error {
@@ -192,5 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.JWT_SECRET || e.JWT_JWKS_URL
         ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE }
         : undefined,
+    receiptSigningKey: e.RECEIPT_SIGNING_KEY,
+    forgetLeaseMs: e.FORGET_LEASE_MS,
   });
 }

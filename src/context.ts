@@ -3,6 +3,7 @@ import type { Principal } from './auth/principal.js';
 import type { Stores } from './backends/types.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import type { UserListLoaders } from './loaders.js';
+import type { PrivacyServices } from './privacy/services.js';
 
 /** Built fresh for every request (server.ts); nothing here outlives it. */
 export interface Context {
@@ -20,4 +21,6 @@ export interface Context {
   readonly logger: Logger;
   /** Aborted when the client disconnects; passed to every upstream call. */
   readonly signal: AbortSignal;
+  /** Bulk deletes, forget jobs and the change stream, shared by the instance's requests. */
+  readonly privacy: PrivacyServices;
 }

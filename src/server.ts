@@ -14,6 +14,7 @@ import { createUserListLoaders } from './loaders.js';
 import { useAuthentication } from './plugins/use-authentication.js';
 import { useEntityLimit } from './plugins/use-entity-limit.js';
 import { useGraphiQLPage } from './plugins/use-graphiql-page.js';
+import type { PrivacyServices } from './privacy/services.js';
 
 export interface ServerDeps {
   config: Pick<Config, 'env' | 'maxBodyBytes' | 'requestLimits'>;
@@ -21,6 +22,7 @@ export interface ServerDeps {
   logger: Logger;
   authenticator: Authenticator;
   router: StoreRouter;
+  privacy: PrivacyServices;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -127,7 +129,7 @@ function useErrorCodes(isDev: boolean): Plugin {
 
 /** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
 export function createServer(deps: ServerDeps): GatewayServer {
-  const { config, prisma, logger, authenticator, router } = deps;
+  const { config, prisma, logger, authenticator, router, privacy } = deps;
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
   const isDev = config.env === 'development';
@@ -184,7 +186,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
       const principal = principals.get(request);
       if (!principal) {
         // Introspection-only documents run without a principal; nothing they resolve reads it.
-        return anonymousContext({ request, requestId, clientRequestId, prisma, logger: logger.child({ requestId }) });
+        return anonymousContext({ request, requestId, clientRequestId, prisma, privacy, logger: logger.child({ requestId }) });
       }
       const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls));
       return {
@@ -197,13 +199,14 @@ export function createServer(deps: ServerDeps): GatewayServer {
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
         logger: logger.child({ requestId, tenant: principal.tenantId }),
+        privacy,
       };
     },
   });
 }
 
 /** The context of an unauthenticated introspection request: anything tenant-bound refuses. */
-function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger'>): Context {
+function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger' | 'privacy'>): Context {
   const refuse = (): never => {
     throw new AppError('UNAUTHENTICATED', 'Missing Authorization header: send "Authorization: Bearer <token>"');
   };

@@ -144,13 +144,16 @@ export type ScopedClientFactory = (input: StoreFactoryInput, upstream: ResolvedU
 export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
   return (input, upstream) => {
     const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`);
+    const { provider, baseUrl, headers } = upstream.connection;
+    const gated = { provider, credential: fingerprint(`${baseUrl}\0${headers.authorization}`), scope: fingerprint(upstream.scope.identity) };
     let claimed: Promise<void> | undefined;
     return dedupePerRequest({
       provider: client.provider,
       async request(req) {
         await (claimed ??= input.claim(upstream.scope));
         input.budget.spend(upstream.scope.provider);
-        return client.request(req);
+        if (!input.gate) return client.request(req);
+        return input.gate.run({ ...gated, method: req.method, path: req.path }, () => client.request(req));
       },
     });
   };

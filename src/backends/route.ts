@@ -4,6 +4,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { SealedSettingsError } from '../secrets.js';
 import type { UpstreamBudget } from './budget.js';
 import type { ScopeClaims } from './claims.js';
+import type { UpstreamGate } from './gate.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
 import { localUserMemoryStore } from './local/user-memories.js';
@@ -26,6 +27,8 @@ export interface StoreFactoryInput {
   claim(scope: UpstreamScope): Promise<void>;
   /** The request's budget of upstream calls. */
   budget: UpstreamBudget;
+  /** Wraps every upstream call, when the caller asked for one (bulk deletes, forget jobs). */
+  gate?: UpstreamGate;
 }
 
 /**
@@ -40,7 +43,9 @@ export interface ProviderFactories {
 
 export interface StoreRouter {
   /** Picks the stores for a tenant; called once per request, with that request's call budget. */
-  storesFor(tenantId: string, budget: UpstreamBudget): Promise<Stores>;
+  storesFor(tenantId: string, budget: UpstreamBudget, options?: { gate?: UpstreamGate }): Promise<Stores>;
+  /** Which backend serves each family for the tenant. */
+  routingFor(tenantId: string): Promise<TenantRouting>;
 }
 
 export interface StoreRouterDeps {
@@ -53,22 +58,30 @@ export interface StoreRouterDeps {
 }
 
 export function createStoreRouter({ config, prisma, providers = {}, openSettings, claims }: StoreRouterDeps): StoreRouter {
+  const routingOf = (tenant: { userEventsBackend: string | null; userMemoriesBackend: string | null; memoriesBackend: string | null } | null): TenantRouting => ({
+    userEvents: (tenant?.userEventsBackend as UserEventBackendName | null) ?? config.defaults.userEvents,
+    userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,
+    memories: (tenant?.memoriesBackend as MemoryBackendName | null) ?? config.defaults.memories,
+  });
   return {
-    async storesFor(tenantId, budget) {
+    async routingFor(tenantId) {
+      return routingOf(
+        await prisma.tenant.findUnique({ where: { id: tenantId }, select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true } }),
+      );
+    },
+
+    async storesFor(tenantId, budget, options = {}) {
       const tenant = await prisma.tenant.findUnique({
         where: { id: tenantId },
         select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
       });
-      const routing: TenantRouting = {
-        userEvents: (tenant?.userEventsBackend as UserEventBackendName | null) ?? config.defaults.userEvents,
-        userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,
-        memories: (tenant?.memoriesBackend as MemoryBackendName | null) ?? config.defaults.memories,
-      };
+      const routing = routingOf(tenant);
       const sealed = tenant?.sealedSettings;
       let settings: Record<string, string> | undefined;
       const input: StoreFactoryInput = {
         tenantId,
         budget,
+        gate: options.gate,
         claim: (scope) => claims.claim(tenantId, scope),
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {

@@ -5,6 +5,7 @@ import './types/user-memories.js';
 import './types/memories.js';
 import './types/user.js';
 import './types/audit.js';
+import './types/bulk.js';
 
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 
