@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
 import { PROVIDER_SETTINGS } from './backends/providers.js';
 import { migrateDatabase } from './migrate.js';
+import { publicKeyForVerifying, verifyReceipt } from './privacy/receipts.js';
 import { describeTenant, resealLegacySettings, setTenant, TenantInputError } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
@@ -128,7 +130,38 @@ export function buildCli(): Command {
       printTenant(result, Boolean(options.json));
     });
 
+  program
+    .command('receipts')
+    .description('Forget receipts')
+    .command('verify')
+    .description("Check a forget receipt (JSON as forgetUserReceipt returns it) against the gateway's published key; exit 0 when the signature holds, 1 when not")
+    .argument('<file>', 'the receipt as JSON (the receipt object, or the whole GraphQL response)')
+    .option('--public-key <file>', 'a PEM public key (receiptSigningKey { publicKeyPem }) instead of the gateway\'s own')
+    .action(async (file: string, options: { publicKey?: string }) => {
+      const document = readJson(file);
+      const publicKeyPem = options.publicKey
+        ? readFileSync(options.publicKey, 'utf8')
+        : await withDatabase((prisma) => publicKeyForVerifying(prisma, loadConfig().receiptSigningKey));
+      const verdict = verifyReceipt(document, publicKeyPem);
+      if (!verdict.valid) throw new CliError(`receipt is NOT valid: ${verdict.reason}`);
+      console.log(`valid: receipt ${verdict.receiptId} (${verdict.status}) is signed by key ${verdict.keyId}`);
+    });
+
   return program;
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new CliError(`cannot read ${file}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`${file} is not JSON`);
+  }
 }
 
 function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: boolean) {

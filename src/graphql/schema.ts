@@ -6,6 +6,8 @@ import './types/memories.js';
 import './types/user.js';
 import './types/audit.js';
 import './types/bulk.js';
+import './types/changes.js';
+import './types/forget.js';
 
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 

@@ -135,6 +135,17 @@ export function createReceiptSigner(deps: { prisma: PrismaClient; configuredKey?
   };
 }
 
+/**
+ * The public key receipts of this gateway verify with, for the CLI: from RECEIPT_SIGNING_KEY
+ * when set, else the one the server generated and stored. Never generates one.
+ */
+export async function publicKeyForVerifying(prisma: PrismaClient, configuredKey?: string): Promise<string> {
+  if (configuredKey) return createPublicKey(parseSigningKey(configuredKey)).export({ type: 'spki', format: 'pem' }).toString();
+  const stored = await prisma.receiptSigningKey.findUnique({ where: { id: STORED_KEY_ID }, select: { publicKeyPem: true } });
+  if (!stored) throw new Error('this gateway has signed no receipt yet (no signing key in the store); pass --public-key <file>');
+  return stored.publicKeyPem;
+}
+
 export type Verification =
   | { valid: true; receiptId: string; status: string; keyId: string }
   | { valid: false; reason: string };

@@ -63,8 +63,15 @@ export class Pacer {
       const response = await send();
       const remaining = header(response, 'x-ratelimit-remaining');
       const reset = header(response, 'x-ratelimit-reset');
-      if (remaining !== undefined) window.remaining = remaining;
-      if (reset !== undefined) window.resetAt = reset * 1000;
+      if (remaining !== undefined) {
+        // The other calls in flight may not have been counted by the provider yet: count them as
+        // spent. Answers overtake each other, so within a window an answer can only lower the
+        // estimate; once the window has reset, the next answer says how much is left.
+        const estimate = remaining - (window.inFlight - 1);
+        const fresh = Date.now() >= window.resetAt || window.remaining === undefined;
+        window.remaining = fresh ? estimate : Math.min(window.remaining!, estimate);
+        if (reset !== undefined) window.resetAt = reset * 1000;
+      }
       return response;
     } catch (error) {
       const retryAfter = isAppError(error) ? (error.extensions.retryAfter as number | undefined) : undefined;
