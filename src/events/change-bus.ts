@@ -47,14 +47,40 @@ export function inProcessChangeBus(): ChangeBus {
       pubsub.publish(ROUTING_KEY, change.tenantId, change);
     },
     subscribe(tenantId) {
-      // createPubSub's own subscribe shares one buffer setting across subscribers; each
-      // subscriber gets its own sliding buffer here, on the topic createPubSub publishes to.
+      // createPubSub's own subscribe shares one buffer setting across subscribers, and listens
+      // only once the stream is first read; here each subscriber gets its own sliding buffer and
+      // listens from the moment it subscribes, so nothing published in between is missed.
       const topic = `${ROUTING_KEY}:${tenantId}`;
-      return new Repeater<MemoryChangeEvent>((push, stop) => {
-        const listener = (event: Event) => void push((event as CustomEvent<MemoryChangeEvent>).detail);
-        target.addEventListener(topic, listener);
-        void stop.then(() => target.removeEventListener(topic, listener));
+      const early: MemoryChangeEvent[] = [];
+      let push: ((change: MemoryChangeEvent) => unknown) | undefined;
+      const listener = (event: Event) => {
+        const change = (event as CustomEvent<MemoryChangeEvent>).detail;
+        if (push) push(change);
+        else if (early.push(change) > SUBSCRIBER_BUFFER) early.shift();
+      };
+      target.addEventListener(topic, listener);
+      const stopListening = () => target.removeEventListener(topic, listener);
+      const changes = new Repeater<MemoryChangeEvent>(async (next, stop) => {
+        for (const change of early.splice(0)) void next(change);
+        push = next;
+        await stop;
+        stopListening();
       }, new SlidingBuffer(SUBSCRIBER_BUFFER));
+      return {
+        next: () => changes.next(),
+        // A subscriber that ends before reading anything never starts the repeater: stop listening here too.
+        return: (value?: unknown) => {
+          stopListening();
+          return changes.return(value as never);
+        },
+        throw: (error?: unknown) => {
+          stopListening();
+          return changes.throw(error);
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
     },
   };
 }
