@@ -212,7 +212,8 @@ export function createForgetJobs(deps: Deps & ForgetJobOptions): ForgetJobs {
       where: { id: jobId, leaseOwner: instance, status: 'RUNNING' },
       data: { status, finishedAt, signedPayload, signature, activeKey: null, leaseOwner: null, leaseUntil: null, parts: parts as unknown as Prisma.InputJsonValue },
     });
-    if (count === 0) return;
+    // A dry run forgets nothing: its receipt is the only trace.
+    if (count === 0 || job.dryRun) return;
     changes.publish({
       tenantId: job.tenantId,
       kind: 'FORGOTTEN',

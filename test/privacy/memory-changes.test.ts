@@ -4,7 +4,7 @@ import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-sse';
 import { Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FORGET, finalReceipt, through } from '../helpers/forget.js';
+import { FORGET, finalReceipt, forget, through } from '../helpers/forget.js';
 import { dataOf } from '../helpers/gateway.js';
 import { serveOverHttp, type ServedGateway } from '../helpers/http-server.js';
 import { signEndUserToken } from '../helpers/jwt.js';
@@ -104,6 +104,8 @@ describe('memoryChanges over SSE', () => {
       const ev = (await run(`mutation($u: ID!) { createUserEvent(userId: $u, input: { eventTip: "e" }) { id } }`, { u: alice })).createUserEvent.id;
       await run(`mutation($id: ID!, $u: String) { deleteMemory(memoryId: $id, userId: $u) { message } }`, { id: m1, u: alice });
       await run(`mutation($ids: [ID!]!, $u: String) { deleteMemories(memoryIds: $ids, userId: $u) { deletedCount } }`, { ids: [m2, 'missing'], u: alice });
+      // A dry run changes nothing, so it announces nothing.
+      expect((await forget(t.gateway, t.keyA, alice, true)).status).toBe('COMPLETED');
       const started = (await run(FORGET, { u: alice })).forgetUser;
       const receipt = await finalReceipt(through(t.gateway, t.keyA), started.id);
       expect(receipt.status).toBe('COMPLETED');
