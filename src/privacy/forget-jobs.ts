@@ -368,7 +368,7 @@ export function createForgetJobs(deps: Deps & ForgetJobOptions): ForgetJobs {
     return recordItems(run, page);
   }
 
-  async function abortJob(jobId: string) {
+  function abortJob(jobId: string) {
     running.get(jobId)?.abort.abort(new Error('lease lost'));
   }
 
@@ -392,7 +392,8 @@ export function createForgetJobs(deps: Deps & ForgetJobOptions): ForgetJobs {
 
   return {
     async request(input) {
-      const activeKey = `${input.tenantId}\0${input.userId}\0${input.dryRun}`;
+      // JSON, not a separator: PostgreSQL text cannot hold NUL, and ids may hold anything else.
+      const activeKey = JSON.stringify([input.tenantId, input.userId, input.dryRun]);
       let id: string | undefined = (await prisma.forgetJob.findUnique({ where: { activeKey }, select: { id: true } }))?.id;
       if (!id) {
         const routing = await router.routingFor(input.tenantId);

@@ -49,14 +49,14 @@ const header = (response: UpstreamResponse, name: string) => {
 export class Pacer {
   private readonly windows = new Map<string, Window>();
 
-  async run(call: UpstreamCall, send: () => Promise<UpstreamResponse>, signal?: AbortSignal): Promise<UpstreamResponse> {
+  async run(call: UpstreamCall, send: () => Promise<UpstreamResponse>): Promise<UpstreamResponse> {
     const key = `${call.scope}\0${call.method} ${routeOf(call.provider, call.path)}`;
     let window = this.windows.get(key);
     if (!window) {
       window = { remaining: DOCUMENTED_LIMIT[call.provider], resetAt: 0, blockedUntil: 0, inFlight: 0, answered: new Set() };
       this.windows.set(key, window);
     }
-    await this.admit(window, signal);
+    await this.admit(window);
     window.inFlight += 1;
     if (window.remaining !== undefined) window.remaining -= 1;
     try {
@@ -85,12 +85,11 @@ export class Pacer {
   }
 
   /** Waits until the window has room for one more call besides those in flight. */
-  private async admit(window: Window, signal?: AbortSignal): Promise<void> {
+  private async admit(window: Window): Promise<void> {
     for (;;) {
-      signal?.throwIfAborted();
       const now = Date.now();
       if (now < window.blockedUntil) {
-        await sleep(window.blockedUntil - now, undefined, { signal });
+        await sleep(window.blockedUntil - now);
         continue;
       }
       if (window.remaining === undefined || window.remaining > 0) return;
@@ -106,11 +105,9 @@ export class Pacer {
         function done() {
           clearTimeout(timer);
           window.answered.delete(done);
-          signal?.removeEventListener('abort', done);
           resolve();
         }
         window.answered.add(done);
-        signal?.addEventListener('abort', done, { once: true });
       });
     }
   }
