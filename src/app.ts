@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { redisRateLimitStores } from './rate-limit.js';
+import { createRedisClient } from './redis.js';
 import type { Logger } from 'pino';
 import { createAuthenticator } from './auth/principal.js';
 import { createScopeClaims } from './backends/claims.js';
@@ -40,6 +44,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const readiness = createReadiness(prisma, config.databaseUrl);
   const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
   const bus = createEventBus(config, logger);
+  // With REDIS_URL the rate-limit counts are shared by every instance.
+  const rateLimitRedis = createRedisClient(config, { role: 'rate-limit', logger });
+  // Counted shared from the first request when Redis answers at start; per instance otherwise.
+  if (rateLimitRedis && rateLimitRedis.status !== 'ready') {
+    await Promise.race([once(rateLimitRedis, 'ready').catch(() => undefined), sleep(2_000)]);
+  }
   const secret = config.gatewaySecret;
   const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
   const router = createStoreRouter({
@@ -59,6 +69,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     authenticator: createAuthenticator(config, prisma, logger),
     localDeletes,
     router,
+    rateLimitStores: rateLimitRedis ? redisRateLimitStores(rateLimitRedis, config.rateLimits) : undefined,
   });
   // Provider deletes left `pending` by a crash are settled by sending them again (contract § Guarantees).
   const recovery = startDeleteRecovery({ prisma, router, logger, olderThanMs: inFlightLimitMs(config) });
@@ -76,6 +87,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // Spans still buffered are exported before the process goes.
       await tracer.shutdown();
       await bus.close();
+      rateLimitRedis?.disconnect();
       await prisma.$disconnect();
     },
   };

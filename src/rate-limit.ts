@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 /** A principal's budget in the current window, as the X-RateLimit-* headers report it. */
 export interface RateLimitState {
@@ -73,5 +74,30 @@ export function memoryRateLimitStores(limits: { readsPerMinute: number; writesPe
   return {
     ...(limits.readsPerMinute > 0 && { reads: memoryRateLimitStore(limits.readsPerMinute) }),
     ...(limits.writesPerMinute > 0 && { writes: memoryRateLimitStore(limits.writesPerMinute) }),
+  };
+}
+
+/**
+ * Stores shared by every instance through Redis (REDIS_URL). While Redis does not answer, each
+ * instance counts on its own (rate-limiter-flexible's insurance limiter) and keeps serving; the
+ * shared counts resume when Redis is back.
+ */
+export function redisRateLimitStores(
+  redis: Redis,
+  limits: { readsPerMinute: number; writesPerMinute: number },
+): Partial<Record<'reads' | 'writes', RateLimitStore>> {
+  const shared = (rateClass: 'reads' | 'writes', points: number) =>
+    rateLimitStoreOn(
+      new RateLimiterRedis({
+        storeClient: redis,
+        keyPrefix: `memory-gateway:rate:${rateClass}`,
+        points,
+        duration: RATE_LIMIT_WINDOW_SECONDS,
+        insuranceLimiter: new RateLimiterMemory({ points, duration: RATE_LIMIT_WINDOW_SECONDS }),
+      }),
+    );
+  return {
+    ...(limits.readsPerMinute > 0 && { reads: shared('reads', limits.readsPerMinute) }),
+    ...(limits.writesPerMinute > 0 && { writes: shared('writes', limits.writesPerMinute) }),
   };
 }
