@@ -178,3 +178,11 @@ export function rateCost(
   const points = [...fields.values()].reduce((sum, n) => sum + n, 0);
   return operation.operation === 'mutation' ? { reads: 0, writes: points } : { reads: points, writes: 0 };
 }
+
+/** A GraphQL-shaped BAD_USER_INPUT response for requests refused at the HTTP edge, before GraphQL sees them. */
+export function refusal(fetchAPI: { Response: typeof Response }, status: number, message: string): Response {
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}

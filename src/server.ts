@@ -14,7 +14,7 @@ import { getSubgraphSchema } from './graphql/schema.js';
 import type { LocalDeleteTransactions } from './deletes.js';
 import { createUserListLoaders } from './loaders.js';
 import { corsOptions } from './cors.js';
-import { MAX_BATCH_OPERATIONS, type RateClass } from './limits.js';
+import { MAX_BATCH_OPERATIONS, refusal, type RateClass } from './limits.js';
 import { useAuthentication } from './plugins/use-authentication.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useEntityLimit } from './plugins/use-entity-limit.js';
@@ -65,14 +65,6 @@ query RecentMemories {
   }
 }
 `;
-
-/** A GraphQL-shaped error response for requests refused before GraphQL sees them. */
-function refusal(fetchAPI: { Response: typeof Response }, status: number, message: string): Response {
-  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
-}
 
 /**
  * Request ids (the gateway's own, always generated; the client's X-Request-Id, when sane, is

@@ -89,11 +89,7 @@ export function resolveUpstream(
   if (!apiKey) throw notConfigured(provider, ownUrl && env.apiKey ? 'an API key of its own for its own URL' : 'API key');
 
   const partitionOf = PARTITION[provider];
-  let partition: string | undefined;
-  if (partitionOf) {
-    const envPartition = clean(env[partitionOf.setting] as string | undefined);
-    partition = clean(partitionOverride) ?? own(partitionOf.setting) ?? (ownKey || ownUrl ? undefined : envPartition);
-  }
+  const partition = partitionOf ? (clean(partitionOverride) ?? defaultPartition(config, provider, settings)) : undefined;
 
   // Memobase and Mielto paths live under /api/v1 of the configured project/host URL.
   const base = normalizeUrl(url);
@@ -120,6 +116,18 @@ export function resolveUpstream(
 }
 
 /**
+ * The partition a tenant's calls address when a request names none: its own setting, else the
+ * environment's, which goes only with the environment's account (no URL or key of its own).
+ */
+function defaultPartition(config: Pick<Config, 'providers'>, provider: ProviderName, settings: Settings): string | undefined {
+  const partitionOf = PARTITION[provider];
+  if (!partitionOf) return undefined;
+  const own = (name: string) => clean(settings[`${provider}.${name}`]);
+  const env = config.providers[provider] as Record<string, unknown>;
+  return own(partitionOf.setting) ?? (own('url') || own('apiKey') ? undefined : clean(env[partitionOf.setting] as string | undefined));
+}
+
+/**
  * How to give a tenant its own scope at a provider, for the message that refuses a shared one:
  * its own partition, or (where it has no key of its own yet) its own key.
  */
@@ -135,9 +143,7 @@ export function ownScopeHint(provider: ProviderName, tenantId: string, settings:
 
 /** The Mielto workspaces a tenant may name: its configured one plus `mielto.workspaces`. */
 export function mieltoWorkspaces(config: Pick<Config, 'providers'>, settings: Settings): { fallback?: string; allowed: Set<string> } {
-  const own = settings['mielto.workspaceId'];
-  const ownAccount = Boolean(settings['mielto.apiKey'] || settings['mielto.url']);
-  const fallback = own ?? (ownAccount ? undefined : config.providers.mielto.workspaceId);
+  const fallback = defaultPartition(config, 'mielto', settings);
   const listed = (settings['mielto.workspaces'] ?? '')
     .split(',')
     .map((w) => w.trim())

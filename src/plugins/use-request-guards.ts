@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { MAX_VALUE_DEPTH, documentRefusal, jsonDeeperThan } from '../limits.js';
+import { MAX_VALUE_DEPTH, documentRefusal, jsonDeeperThan, refusal } from '../limits.js';
 
 /**
  * POST bodies a browser may send cross-site without a CORS preflight ("simple requests"). The
@@ -8,13 +8,6 @@ import { MAX_VALUE_DEPTH, documentRefusal, jsonDeeperThan } from '../limits.js';
  * operations. Tokens are not cookies, but a refusal costs nothing and closes the door.
  */
 const SIMPLE_REQUEST_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
-
-function refusal(fetchAPI: { Response: typeof Response }, status: number, message: string): Response {
-  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] }), {
-    status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
-}
 
 /**
  * What the HTTP edge refuses before GraphQL sees a request: form and multipart bodies (415),
