@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as yogaMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { Authenticator, Principal } from './auth/principal.js';
+import { routingReadWith, type Authenticator, type Principal } from './auth/principal.js';
 import { UpstreamBudget } from './backends/budget.js';
 import type { StoreRouter } from './backends/route.js';
 import type { Config } from './config.js';
@@ -244,7 +244,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
       }
       const observed = telemetry.of(request);
       if (observed) observed.tenant = principal.tenantId;
-      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls), observed);
+      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls), observed, routingReadWith(principal));
       return {
         request,
         requestId,

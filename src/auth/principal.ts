@@ -3,12 +3,20 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { unauthenticated } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { TenantRow } from '../backends/route.js';
 import { looksLikeApiKey, verifyApiKey } from './api-keys.js';
 
 /** Who is calling: a tenant API key (acts for any user of its tenant) or an end user's JWT. */
 export type Principal =
   | { kind: 'tenant-key'; tenantId: string; keyId: string }
   | { kind: 'end-user'; tenantId: string; userId: string };
+
+/**
+ * The tenant's routing row as read with the principal (API keys: one statement for both), so
+ * that the request does not read it again; absent when it was not read with it.
+ */
+const routingRows = new WeakMap<Principal, TenantRow>();
+export const routingReadWith = (principal: Principal): TenantRow | undefined => routingRows.get(principal);
 
 export const actorOf = (principal: Principal) =>
   principal.kind === 'tenant-key' ? `key:${principal.keyId}` : `user:${principal.userId}`;
@@ -54,7 +62,9 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
       if (looksLikeApiKey(token)) {
         const key = await verifyApiKey(prisma, token);
         if (!key) throw unauthenticated('Invalid or revoked API key');
-        return { kind: 'tenant-key', tenantId: key.tenantId, keyId: key.keyId };
+        const principal: Principal = { kind: 'tenant-key', tenantId: key.tenantId, keyId: key.keyId };
+        routingRows.set(principal, key.tenant);
+        return principal;
       }
 
       let claimed: JWTPayload;

@@ -41,12 +41,21 @@ export interface ProviderFactories {
   memories?: Partial<Record<Exclude<MemoryBackendName, 'local'>, (input: StoreFactoryInput) => MemoryStore>>;
 }
 
+/** The columns of a tenant's row that routing reads; all null for a tenant without a row. */
+export interface TenantRow {
+  userEventsBackend: string | null;
+  userMemoriesBackend: string | null;
+  memoriesBackend: string | null;
+  sealedSettings: string | null;
+}
+
 export interface StoreRouter {
   /**
    * Picks the stores for a tenant; called once per request, with that request's call budget and
-   * the request its upstream calls are made for (trace context, logs).
+   * the request its upstream calls are made for (trace context, logs). `row` is the tenant's
+   * row when the request has read it already (with its API key), so it is not read twice.
    */
-  storesFor(tenantId: string, budget: UpstreamBudget, observer?: UpstreamObserver): Promise<Stores>;
+  storesFor(tenantId: string, budget: UpstreamBudget, observer?: UpstreamObserver, row?: TenantRow | null): Promise<Stores>;
 }
 
 export interface StoreRouterDeps {
@@ -60,11 +69,14 @@ export interface StoreRouterDeps {
 
 export function createStoreRouter({ config, prisma, providers = {}, openSettings, claims }: StoreRouterDeps): StoreRouter {
   return {
-    async storesFor(tenantId, budget, observer) {
-      const tenant = await prisma.tenant.findUnique({
-        where: { id: tenantId },
-        select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
-      });
+    async storesFor(tenantId, budget, observer, row) {
+      const tenant =
+        row !== undefined
+          ? row
+          : await prisma.tenant.findUnique({
+              where: { id: tenantId },
+              select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
+            });
       const routing: TenantRouting = {
         userEvents: (tenant?.userEventsBackend as UserEventBackendName | null) ?? config.defaults.userEvents,
         userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { notFound } from '../../errors.js';
 import type { Memory, PrismaClient } from '../../generated/prisma/client.js';
-import { afterTimeKey, decodeCursor, encodeCursor, isTimeKey, toConnection } from '../cursor.js';
+import { decodeCursor, encodeCursor, isTimeKey, toConnection } from '../cursor.js';
 import type { JsonValue, MemoryDTO, MemoryStore } from '../types.js';
-import { newestPerUser, pagesPerUser } from './newest-per-user.js';
+import { newestPerUser, newestRows, pagesPerUser } from './newest-per-user.js';
 
 const CURSOR = 'local:memories';
 
@@ -28,16 +28,7 @@ export function localMemoryStore(prisma: PrismaClient, tenantId: string): Memory
 
     async list({ first, after, userId, workspaceId }) {
       const key = after ? decodeCursor(CURSOR, after, isTimeKey) : undefined;
-      const rows = await prisma.memory.findMany({
-        where: {
-          tenantId,
-          ...(userId != null && { userId }),
-          ...(workspaceId != null && { workspaceId }),
-          ...afterTimeKey(key),
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: first + 1,
-      });
+      const rows = await newestRows<Memory>(prisma, 'Memory', { tenantId, equal: { userId, workspaceId }, take: first + 1, after: key });
       return toConnection(rows.map(toDTO), first, cursorOf);
     },
 

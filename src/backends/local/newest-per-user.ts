@@ -34,6 +34,33 @@ export function newestPerUser<Row>(
     ORDER BY "userId", "position"`;
 }
 
+/**
+ * One page of a tenant's rows (or of one user's, or one workspace's), newest first: what a
+ * `findMany` with `afterTimeKey` asks, as one raw statement. A list is the hottest query there
+ * is, and a raw one skips the query compiler that a `findMany` runs on every call (about half
+ * a millisecond of CPU each, bench/README.md row 1). Rows come back as `findMany` returns them.
+ */
+export function newestRows<Row>(
+  prisma: PrismaClient,
+  table: PerUserTable,
+  scope: { tenantId: string; equal: Record<string, string | null | undefined>; take: number; after?: TimeKey },
+): Promise<Row[]> {
+  const { tenantId, equal, take, after } = scope;
+  const from = Prisma.raw(`"${table}"`);
+  // Column names come from the callers' literals, never from input; null or undefined means no condition.
+  const conditions = Object.entries(equal)
+    .filter((entry): entry is [string, string] => entry[1] != null)
+    .map(([column, value]) => Prisma.sql`AND ${Prisma.raw(`"${column}"`)} = ${value}`);
+  const keyset = after
+    ? Prisma.sql`AND "createdAt" <= ${new Date(after.t)} AND ("createdAt" < ${new Date(after.t)} OR ("createdAt" = ${new Date(after.t)} AND "id" < ${after.id}))`
+    : Prisma.empty;
+  return prisma.$queryRaw<Row[]>`
+    SELECT * FROM ${from}
+    WHERE "tenantId" = ${tenantId} ${conditions.length ? Prisma.join(conditions, ' ') : Prisma.empty} ${keyset}
+    ORDER BY "createdAt" DESC, "id" DESC
+    LIMIT ${take}`;
+}
+
 /** Splits rows of many users into one connection per user, in the order of `userIds`. */
 export function pagesPerUser<T>(
   userIds: readonly string[],
