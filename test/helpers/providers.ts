@@ -1,11 +1,10 @@
-import type { AppOptions } from '../../src/app.js';
 import { setTenant, type TenantChanges } from '../../src/tenants.js';
 import { TEST_GATEWAY_SECRET } from '../contract/provider-harness.js';
 import { startCortexFake, type CortexFake } from '../fakes/cortex.js';
 import { startDatagridFake, type DatagridFakeOptions, type DatagridFake } from '../fakes/datagrid.js';
 import { startMemobaseFake, type MemobaseFake } from '../fakes/memobase.js';
 import { startMieltoFake, type MieltoFake } from '../fakes/mielto.js';
-import { startGateway, type TestGateway } from './gateway.js';
+import { startGateway, type StartGatewayOptions, type TestGateway } from './gateway.js';
 import { TEST_JWT_SECRET } from './jwt.js';
 
 /**
@@ -74,7 +73,7 @@ export interface TwoTenants {
 }
 
 /** Both tenants routed alike, each on its own credentials; end-user JWTs enabled. */
-export async function twoTenants(routing: Routing, options: { env?: Record<string, string>; app?: AppOptions; fakes?: ProviderFakes } = {}): Promise<TwoTenants> {
+export async function twoTenants(routing: Routing, options: { env?: Record<string, string>; app?: StartGatewayOptions; fakes?: ProviderFakes } = {}): Promise<TwoTenants> {
   const fakes = options.fakes ?? (await startProviderFakes());
   const gateway = await startGateway({ GATEWAY_SECRET: TEST_GATEWAY_SECRET, JWT_SECRET: TEST_JWT_SECRET, ...options.env }, options.app);
   await setTenant(gateway.app.prisma, gateway.config, 'tenant-a', { ...routing, settings: ownSettings(fakes, 'a') });

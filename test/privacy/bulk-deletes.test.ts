@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeServer } from '../fakes/fake-server.js';
 import { dataOf, errorOf, type TestGateway } from '../helpers/gateway.js';
 import { CORTEX, LOCAL, PLACEMENT, PROVIDER_KEYS, PROXIED, twoTenants, type ProviderFakes, type Routing, type TwoTenants, type Who } from '../helpers/providers.js';
+import type { TestStore } from '../helpers/databases.js';
 
 /**
  * Bulk deletes on the local store and on each provider's fake: per-id results in input order
@@ -13,6 +14,8 @@ import { CORTEX, LOCAL, PLACEMENT, PROVIDER_KEYS, PROXIED, twoTenants, type Prov
 interface Case {
   name: string;
   routing: Routing;
+  /** The local store the gateway runs on (SQLite unless named). */
+  store?: TestStore;
   field: 'deleteUserEvents' | 'deleteUserMemories' | 'deleteMemories';
   idsArg: string;
   mutation: string;
@@ -150,10 +153,16 @@ const CASES: Case[] = [
 
 const AUDIT = `query($u: String) { deletionAudit(userId: $u, first: 100) { edges { node { operation targetId outcome backend } } } }`;
 
-describe.each(CASES)('bulk delete: $name', (c) => {
+/** The local store's cases run on PostgreSQL too: its batch is one statement in an interactive transaction there. */
+const ALL_CASES: Case[] = [
+  ...CASES,
+  ...CASES.filter((c) => c.routing === LOCAL).map((c) => ({ ...c, name: c.name.replace('local store', 'local store on PostgreSQL'), store: 'postgresql' as const })),
+];
+
+describe.each(ALL_CASES)('bulk delete: $name', (c) => {
   let t: TwoTenants;
   beforeAll(async () => {
-    t = await twoTenants(c.routing);
+    t = await twoTenants(c.routing, { app: { store: c.store } });
   }, 60_000);
   afterAll(async () => {
     await t?.close();

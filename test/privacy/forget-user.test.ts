@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { verifyReceipt } from '../../src/privacy/receipts.js';
 import { startMieltoFake } from '../fakes/mielto.js';
 import { FORGET, finalReceipt, forget, partOf, through, verifyWithCli, type Receipt } from '../helpers/forget.js';
+import { STORES } from '../helpers/databases.js';
 import { dataOf, errorOf, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { signEndUserToken } from '../helpers/jwt.js';
 import { CORTEX, LOCAL, PLACEMENT, PROVIDER_KEYS, PROXIED, startProviderFakes, twoTenants, type TwoTenants } from '../helpers/providers.js';
@@ -60,10 +61,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('forgetUser on the local store', () => {
+describe.each(STORES)('forgetUser on the local store (%s)', (store) => {
   let t: TwoTenants;
   beforeAll(async () => {
-    t = await twoTenants(LOCAL);
+    t = await twoTenants(LOCAL, { app: { store } });
   }, 60_000);
   afterAll(async () => t?.close());
 
@@ -305,10 +306,10 @@ describe('forgetUser on Cortex', () => {
   });
 });
 
-describe('forgetUser with two instances on one database', () => {
+describe.each(STORES)('forgetUser with two instances on one database (%s)', (store) => {
   it('exactly one instance runs a job: the other sees it leased and sends none of its deletes', async () => {
     const fake = await startMieltoFake({ apiKeys: ['mielto-shared'] });
-    const gateway = await startGateway({ MEMORIES_BACKEND: 'mielto', MIELTO_URL: fake.url, MIELTO_API_KEY: 'mielto-shared', FORGET_LEASE_MS: '900' });
+    const gateway = await startGateway({ MEMORIES_BACKEND: 'mielto', MIELTO_URL: fake.url, MIELTO_API_KEY: 'mielto-shared', FORGET_LEASE_MS: '900' }, { store });
     // A second instance of the gateway on the same store, looking for jobs to take over every 100 ms.
     const second = await createApp(gateway.config, createLogger({ logLevel: 'silent' }), { forget: { pollMs: 100 } });
     try {

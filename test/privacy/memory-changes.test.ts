@@ -5,10 +5,11 @@ import { createClient, type Client } from 'graphql-sse';
 import { Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORGET, finalReceipt, forget, through } from '../helpers/forget.js';
-import { dataOf } from '../helpers/gateway.js';
+import { dataOf, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { serveOverHttp, type ServedGateway } from '../helpers/http-server.js';
 import { signEndUserToken } from '../helpers/jwt.js';
 import { LOCAL, twoTenants, type TwoTenants } from '../helpers/providers.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { waitUntil } from '../helpers/upstream.js';
 
 /**
@@ -224,6 +225,46 @@ describe('memoryChanges over SSE', () => {
     } finally {
       subscription.unsubscribe();
       sse.dispose();
+    }
+  });
+});
+
+describe('memoryChanges across instances (REDIS_URL)', () => {
+  let redis: RedisServer;
+  let first: TestGateway;
+  let second: TestGateway;
+  let served: ServedGateway;
+  beforeAll(async () => {
+    redis = await startRedis();
+    // Two instances on one PostgreSQL database and one Redis, as in production.
+    first = await startGateway({ REDIS_URL: redis.url }, { store: 'postgresql' });
+    second = await startGateway({ REDIS_URL: redis.url, DATABASE_URL: first.config.databaseUrl });
+    served = await serveOverHttp(second);
+  }, 60_000);
+  afterAll(async () => {
+    await served?.close();
+    await second?.close();
+    await first?.close();
+    await redis?.destroy();
+  });
+
+  it("a subscriber on one instance sees the changes made through the other, its own tenant's only", async () => {
+    const keyA = await first.createKey('tenant-a');
+    const keyB = await first.createKey('tenant-b');
+    const user = randomUUID();
+    const mine = await watch(served.url, keyA, { u: user });
+    const other = await watch(served.url, keyB);
+    try {
+      expect([...mine.errors, ...other.errors]).toEqual([]);
+      const run = (query: string, variables: Record<string, unknown>) => first.execute<any>(query, variables, { token: keyA }).then((r) => dataOf(r));
+      const id = (await run(`mutation($u: String!) { createMemory(input: { userId: $u, memory: "x" }) { id } }`, { u: user })).createMemory.id;
+      await run(`mutation($ids: [ID!]!, $u: String) { deleteMemories(memoryIds: $ids, userId: $u) { deletedCount } }`, { ids: [id], u: user });
+      await waitUntil(() => mine.changes.length >= 2, 10_000);
+      expect(mine.changes.map((c) => `${c.kind} ${c.family} ${c.id} ${c.userId}`)).toEqual([`CREATED MEMORIES ${id} ${user}`, `DELETED MEMORIES ${id} ${user}`]);
+      expect(other.changes).toEqual([]);
+    } finally {
+      mine.stop();
+      other.stop();
     }
   });
 });
