@@ -274,3 +274,23 @@ describe.each(ALL_CASES)('bulk delete: $name', (c) => {
     });
   }
 });
+
+describe('bulk deletes and the rate limit', () => {
+  it('counts each distinct id as one write: a bulk delete over the limit is refused whole, and nothing is deleted', async () => {
+    const t = await twoTenants(LOCAL, { env: { RATE_LIMIT_WRITES_PER_MIN: '8' } });
+    try {
+      const user = randomUUID();
+      const created = await createThrough(t.gateway, t.keyA, `mutation($u: String!) { createMemory(input: { userId: $u, memory: "limited" }) { id } }`, { u: user }, 4);
+      // 4 writes used; 4 distinct ids (one repeated) fit the 4 left, 5 would not.
+      const refused = await t.gateway.execute(MEMORIES, { ids: [...created, 'missing-one'], u: user }, { token: t.keyA });
+      expect(refused.status).toBe(429);
+      expect(errorOf(refused).extensions?.code).toBe('RATE_LIMITED');
+      expect(await listMemories(t, 'a', user)).toHaveLength(4);
+      const fits = dataOf(await t.gateway.execute<any>(MEMORIES, { ids: [...created, created[0]], u: user }, { token: t.keyA }));
+      expect(fits.deleteMemories.deletedCount).toBe(4);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    } finally {
+      await t.close();
+    }
+  });
+});

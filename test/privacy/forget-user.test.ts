@@ -340,3 +340,28 @@ describe.each(STORES)('forgetUser with two instances on one database (%s)', (sto
     }
   }, 60_000);
 });
+
+describe('forgetUser and the per-request upstream budget', () => {
+  it('a forget job is not a request: MAX_UPSTREAM_CALLS_PER_REQUEST does not cut it short', async () => {
+    const fake = await startMieltoFake({ apiKeys: ['mielto-budget'] });
+    const gateway = await startGateway({ MEMORIES_BACKEND: 'mielto', MIELTO_URL: fake.url, MIELTO_API_KEY: 'mielto-budget', MAX_UPSTREAM_CALLS_PER_REQUEST: '5' });
+    try {
+      const token = await gateway.createKey('acme');
+      const user = randomUUID();
+      for (let i = 0; i < 30; i++) fake.seedMemory('mielto-budget', { user_id: user, memory: 'm' });
+      // A request cannot delete them all: 30 ids need at least 30 calls.
+      const ids = dataOf(await gateway.execute<any>(`query($u: String) { memories(userId: $u, first: 100) { edges { node { id } } } }`, { u: user }, { token })).memories.edges.map((e: any) => e.node.id);
+      const bulk = dataOf(await gateway.execute<any>(`mutation($ids: [ID!]!, $u: String) { deleteMemories(memoryIds: $ids, userId: $u) { deletedCount results { code } } }`, { ids, u: user }, { token }));
+      const left = 30 - bulk.deleteMemories.deletedCount;
+      expect(left).toBeGreaterThanOrEqual(25);
+      expect(new Set(bulk.deleteMemories.results.filter((r: any) => r.code !== null).map((r: any) => r.code))).toEqual(new Set(['BAD_USER_INPUT']));
+
+      const receipt = await forget(gateway, token, user);
+      expect(receipt.status).toBe('COMPLETED');
+      expect(partOf(receipt, 'MEMORIES')).toMatchObject({ found: left, deleted: left, failed: 0, verifiedAbsent: true });
+    } finally {
+      await gateway.close();
+      await fake.close();
+    }
+  }, 60_000);
+});
