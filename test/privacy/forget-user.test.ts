@@ -342,7 +342,7 @@ describe.each(STORES)('forgetUser with two instances on one database (%s)', (sto
 });
 
 describe('forgetUser and the per-request upstream budget', () => {
-  it('a forget job is not a request: MAX_UPSTREAM_CALLS_PER_REQUEST does not cut it short', async () => {
+  it('a forget job is not a request: MAX_UPSTREAM_CALLS_PER_REQUEST does not cut it short (and another tenant forgets nothing there)', async () => {
     const fake = await startMieltoFake({ apiKeys: ['mielto-budget'] });
     const gateway = await startGateway({ MEMORIES_BACKEND: 'mielto', MIELTO_URL: fake.url, MIELTO_API_KEY: 'mielto-budget', MAX_UPSTREAM_CALLS_PER_REQUEST: '5' });
     try {
@@ -355,6 +355,11 @@ describe('forgetUser and the per-request upstream budget', () => {
       const left = 30 - bulk.deleteMemories.deletedCount;
       expect(left).toBeGreaterThanOrEqual(25);
       expect(new Set(bulk.deleteMemories.results.filter((r: any) => r.code !== null).map((r: any) => r.code))).toEqual(new Set(['BAD_USER_INPUT']));
+
+      // Another tenant of the gateway on the same environment credentials: the scope is acme's.
+      const intruder = await forget(gateway, await gateway.createKey('intruder'), user);
+      expect(partOf(intruder, 'MEMORIES')).toMatchObject({ status: 'FAILED', found: 0, deleted: 0, error: expect.stringContaining('another tenant') });
+      expect(fake.requests.filter((r) => r.method === 'DELETE' && (r.status ?? 500) < 300)).toHaveLength(30 - left);
 
       const receipt = await forget(gateway, token, user);
       expect(receipt.status).toBe('COMPLETED');
