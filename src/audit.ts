@@ -182,9 +182,8 @@ export async function audited<C extends DeleteCall>(ctx: Context, attempt: Delet
       throw error;
     }
     if (attempt.backend === 'local') {
-      await localBatch(journal, [{ attempt, call }]).then(([result]) => {
-        if (result) throw result;
-      });
+      const [error] = await localBatch(journal, [{ attempt, call }]);
+      if (error) throw error;
       return { call, message: MEMORY_DELETED };
     }
     const { message } = await providerDelete(journal, ctx.stores, attempt, call, ctx.signal);
