@@ -14,6 +14,7 @@ import { createPrisma, type CreatePrismaOptions } from './db.js';
 import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createPrometheusMetrics, metricsOff, type PrometheusMetrics } from './metrics.js';
+import { createPrivacyServices, type PrivacyDeps, type PrivacyServices } from './privacy/services.js';
 import { createReadiness } from './readiness.js';
 import { open } from './secrets.js';
 import { createServer, type GatewayServer } from './server.js';
@@ -22,6 +23,8 @@ import { createTracer } from './tracing.js';
 export interface AppOptions extends CreatePrismaOptions {
   /** Replaces the provider adapters (tests use it to inject failing stores). */
   providers?: ProviderFactories;
+  /** Forget job timings (tests shorten them). */
+  forget?: PrivacyDeps['forget'];
 }
 
 export interface App {
@@ -33,6 +36,8 @@ export interface App {
   drain(): void;
   /** Events for every instance (through Redis with REDIS_URL): cache invalidation, changes. */
   bus: EventBus;
+  /** Bulk deletes' gate, forget jobs (resumed at start, stopped at close), receipts, the change stream. */
+  privacy: PrivacyServices;
   close(): Promise<void>;
 }
 
@@ -51,7 +56,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     await Promise.race([once(rateLimitRedis, 'ready').catch(() => undefined), sleep(2_000)]);
   }
   const secret = config.gatewaySecret;
-  const localDeletes = config.databaseUrl.startsWith('file:') ? sqliteLocalDeletes(config.databaseUrl) : prismaLocalDeletes(prisma);
+  const localDeletes = config.databaseUrl.startsWith('file:')
+    ? sqliteLocalDeletes(config.databaseUrl, { onQuery: options.onQuery && ((sql) => options.onQuery!(sql, '[]')) })
+    : prismaLocalDeletes(prisma);
   const router = createStoreRouter({
     config,
     prisma,
@@ -59,6 +66,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     openSettings: secret ? (tenantId, sealed) => open(secret, tenantId, sealed) : undefined,
     claims: createScopeClaims(prisma, { allowShared: config.allowSharedUpstreamScope, logger }),
   });
+  // Forget jobs left running by a previous start or a dead instance resume here.
+  const privacy = createPrivacyServices({ config, prisma, router, logger, metrics: metrics ?? metricsOff, localDeletes, bus, forget: options.forget });
   const server = createServer({
     config,
     prisma,
@@ -70,6 +79,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     localDeletes,
     router,
     rateLimitStores: rateLimitRedis ? redisRateLimitStores(rateLimitRedis, config.rateLimits) : undefined,
+    privacy,
   });
   // Provider deletes left `pending` by a crash are settled by sending them again (contract § Guarantees).
   const recovery = startDeleteRecovery({ prisma, router, logger, olderThanMs: inFlightLimitMs(config) });
@@ -79,7 +89,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     metrics,
     drain: () => readiness.drain(),
     bus,
+    privacy,
     async close() {
+      await privacy.close();
       await recovery.stop();
       await server.dispose();
       await pool.close();

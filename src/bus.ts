@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { MemoryChangeEvent } from './events/change-bus.js';
 import { createRedisClient, redisReachable, type Redis } from './redis.js';
 
 /**
@@ -16,6 +17,8 @@ export type BusTopics = {
    * instances may have been missed meanwhile, so whatever they would have invalidated must go.
    */
   'bus:resync': [{ at: string }];
+  /** A change made through the gateway, for `memoryChanges` subscribers (src/events/change-bus.ts). */
+  'memory:change': [MemoryChangeEvent];
 };
 
 export interface EventBus<Topics extends Record<string, [unknown]> = BusTopics> {

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createPrisma } from './db.js';
 import { PROVIDER_SETTINGS } from './backends/settings.js';
 import { migrateDatabase, pendingMigrations } from './migrate.js';
+import { publicKeyForVerifying, verifyReceipt } from './privacy/receipts.js';
 import { describeTenant, resealLegacySettings, setTenant } from './tenants.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
@@ -27,7 +29,7 @@ async function withDatabase<T>(run: (prisma: PrismaClient) => Promise<T>): Promi
 
 export function buildCli(): Command {
   const program = new Command('memory-gateway')
-    .description('Administer a memory-gateway: API keys and tenants. Uses DATABASE_URL like the server.')
+    .description('Administer a memory-gateway: API keys, tenants and forget receipts. Uses DATABASE_URL like the server.')
     // Set before the subcommands are added, which inherit it. A usage error is one line like any
     // other error; the help that commander would print to stderr when a command is missing is
     // replaced by one line in runCli. `--help` still prints the help, to stdout.
@@ -138,7 +140,40 @@ export function buildCli(): Command {
       printTenant(result, Boolean(options.json));
     });
 
+  program
+    .command('receipts')
+    .description('Forget receipts')
+    .command('verify')
+    .description("Check a forget receipt (JSON as forgetUserReceipt returns it) against the gateway's published key; exit 0 when the signature holds, 1 when not")
+    .argument('<file>', 'the receipt as JSON (the receipt object, or the whole GraphQL response)')
+    .option('--public-key <file>', "a PEM public key (receiptSigningKey { publicKeyPem }) instead of the gateway's own; no database is opened")
+    .action(async (file: string, options: { publicKey?: string }) => {
+      const document = parseJson(readText(file, 'receipt'), file);
+      const publicKeyPem = options.publicKey
+        ? readText(options.publicKey, 'public key')
+        : await withDatabase((prisma) => publicKeyForVerifying(prisma, loadConfig().receiptSigningKey));
+      const verdict = verifyReceipt(document, publicKeyPem);
+      if (!verdict.valid) throw new CliError(`receipt is NOT valid: ${verdict.reason}`);
+      console.log(`valid: receipt ${verdict.receiptId} (${verdict.status}) is signed by key ${verdict.keyId}`);
+    });
+
   return program;
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CliError(`${file} is not JSON`);
+  }
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new CliError(`cannot read the ${what} file ${file}`);
+  }
 }
 
 function printTenant(tenant: Awaited<ReturnType<typeof describeTenant>>, json: boolean) {

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -117,6 +118,8 @@ const EnvSchema = z
     METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
     OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
     OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().default('memory-gateway')),
+    RECEIPT_SIGNING_KEY: z.preprocess(emptyAsUndefined, z.string().refine(isEd25519PrivateKey, 'must be a PEM Ed25519 private key').optional()),
+    FORGET_LEASE_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(500).default(30_000)),
   })
   .superRefine((env, ctx) => {
     if (env.USER_EVENTS_BACKEND === 'memobase' && !env.MEMOBASE_URL) {
@@ -187,6 +190,18 @@ export interface Config {
   /** Provider calls one request may make, and `_entities` representations one request may name. */
   readonly requestLimits: { readonly upstreamCalls: number; readonly entityRepresentations: number };
   readonly jwt?: { readonly secret?: string; readonly jwksUrl?: string; readonly issuer?: string; readonly audience?: string };
+  /** PEM Ed25519 private key that signs forget receipts; when unset one is generated and kept in the store. */
+  readonly receiptSigningKey?: string;
+  /** How long an instance holds a forget job before another may take it over. */
+  readonly forgetLeaseMs: number;
+}
+
+function isEd25519PrivateKey(pem: string): boolean {
+  try {
+    return createPrivateKey(pem).asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
 }
 
 export class ConfigError extends Error {
@@ -262,5 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.JWT_SECRET || e.JWT_JWKS_URL
         ? { secret: e.JWT_SECRET, jwksUrl: e.JWT_JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE }
         : undefined,
+    receiptSigningKey: e.RECEIPT_SIGNING_KEY,
+    forgetLeaseMs: e.FORGET_LEASE_MS,
   });
 }

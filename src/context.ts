@@ -5,6 +5,7 @@ import type { LocalDeleteTransactions } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import type { UserListLoaders } from './loaders.js';
 import type { Metrics } from './metrics.js';
+import type { PrivacyServices } from './privacy/services.js';
 
 /** Built fresh for every request (server.ts); nothing here outlives it. */
 export interface Context {
@@ -19,6 +20,8 @@ export interface Context {
   readonly localDeletes: LocalDeleteTransactions;
   /** The stores the tenant is routed to, chosen once for this request. */
   readonly stores: Stores;
+  /** The same stores with the instance's upstream gate in front of every call, on this request's budget (bulk deletes). */
+  gatedStores(): Promise<Stores>;
   /** Batches many users' lists into one store call (federation `_entities`). */
   readonly loaders: UserListLoaders;
   readonly logger: Logger;
@@ -26,4 +29,6 @@ export interface Context {
   readonly metrics: Metrics;
   /** Aborted when the client disconnects; passed to every upstream call. */
   readonly signal: AbortSignal;
+  /** Bulk deletes, forget jobs and the change stream, shared by the instance's requests. */
+  readonly privacy: PrivacyServices;
 }

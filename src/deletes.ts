@@ -7,7 +7,7 @@ import type { CallOptions, Stores } from './backends/types.js';
 import type { Config } from './config.js';
 import { sqliteFile } from './db.js';
 import { isAppError, notFound } from './errors.js';
-import type { PrismaClient } from './generated/prisma/client.js';
+import { Prisma, type PrismaClient } from './generated/prisma/client.js';
 
 /**
  * Deletes as data: what a single delete asks of its family's store. The same description runs the
@@ -70,29 +70,94 @@ export interface AuditRow {
   [column: string]: string | null | undefined;
 }
 
+/** The id of the item a delete names. */
+export function targetOf(call: DeleteCall): string {
+  switch (call.family) {
+    case 'userEvents':
+      return call.eventId;
+    case 'userMemories':
+      return call.userMemoryId;
+    case 'memories':
+      return call.memoryId;
+  }
+}
+
+/** One delete of a local batch and the audit record that goes with it (its outcome is set by the batch). */
+export interface LocalBatchItem {
+  call: DeleteCall;
+  record: AuditRow;
+}
+
+/** A forget job's items that a batch settles: their outcomes commit with the deletes. */
+export interface ForgetProgress {
+  jobId: string;
+  family: DeleteCall['family'];
+}
+
 /**
- * Local deletes: the row and its audit record commit in one transaction, so a crash leaves
+ * Local deletes: the rows and their audit records commit in one transaction, so a crash leaves
  * either both changes or neither.
  */
 export interface LocalDeleteTransactions {
-  /** Deletes what `call` names and writes `record`, atomically; false (nothing written) when nothing matched. */
-  deleteWithRecord(tenantId: string, call: DeleteCall, record: AuditRow): Promise<boolean>;
+  /**
+   * Deletes the items of one family with one statement per set of conditions (a bulk delete's
+   * ids share theirs: one statement) and writes one record per item, `deleted` or `not_found`,
+   * atomically. `progress` marks a forget job's items `deleted` or `gone` in the same transaction.
+   * Returns, per item, whether it was deleted (an id repeated in the batch is deleted once).
+   */
+  deleteBatchWithRecords(tenantId: string, items: readonly LocalBatchItem[], progress?: ForgetProgress): Promise<boolean[]>;
   close(): void;
 }
 
-/** Each family's table and the conditions its local store applies (src/backends/local/). */
-function deleteStatement(tenantId: string, call: DeleteCall): { table: string; where: [string, string][] } {
+type Table = 'UserEvent' | 'UserMemory' | 'Memory';
+
+/** One DELETE of a batch: the family's table, the conditions besides the id, the ids. */
+interface BatchStatement {
+  table: Table;
+  where: [string, string][];
+  ids: string[];
+}
+
+/** Each family's table and the conditions its local store applies besides the id (src/backends/local/). */
+function deleteConditions(tenantId: string, call: DeleteCall): { table: Table; where: [string, string][] } {
   const where: [string, string | null][] = [['tenantId', tenantId]];
+  const present = () => where.filter((w): w is [string, string] => w[1] !== null);
   switch (call.family) {
     case 'userEvents':
-      return { table: 'UserEvent', where: [...where, ['userId', call.userId], ['id', call.eventId]] as [string, string][] };
+      where.push(['userId', call.userId]);
+      return { table: 'UserEvent', where: present() };
     case 'userMemories':
-      where.push(['id', call.userMemoryId], ['subTenantId', call.subTenantId], ['userId', call.ownerUserId]);
-      return { table: 'UserMemory', where: where.filter((w): w is [string, string] => w[1] !== null) };
+      where.push(['subTenantId', call.subTenantId], ['userId', call.ownerUserId]);
+      return { table: 'UserMemory', where: present() };
     case 'memories':
-      where.push(['id', call.memoryId], ['userId', call.userId], ['workspaceId', call.workspaceId]);
-      return { table: 'Memory', where: where.filter((w): w is [string, string] => w[1] !== null) };
+      where.push(['userId', call.userId], ['workspaceId', call.workspaceId]);
+      return { table: 'Memory', where: present() };
   }
+}
+
+/** The statements a batch needs: one per distinct set of conditions (one for a bulk delete). */
+function batchStatements(tenantId: string, calls: readonly DeleteCall[]): BatchStatement[] {
+  if (new Set(calls.map((call) => call.family)).size > 1) throw new Error('a local delete batch holds one family');
+  const statements = new Map<string, BatchStatement>();
+  for (const call of calls) {
+    const { table, where } = deleteConditions(tenantId, call);
+    const key = JSON.stringify(where);
+    const statement = statements.get(key) ?? { table, where, ids: [] };
+    statement.ids.push(targetOf(call));
+    statements.set(key, statement);
+  }
+  return [...statements.values()];
+}
+
+/** Per item, whether it was deleted: the first item naming a deleted id gets it, a repeat of it does not. */
+function deletedPerItem(items: readonly LocalBatchItem[], deleted: ReadonlySet<string>): boolean[] {
+  const claimed = new Set<string>();
+  return items.map(({ call }) => {
+    const id = targetOf(call);
+    if (!deleted.has(id) || claimed.has(id)) return false;
+    claimed.add(id);
+    return true;
+  });
 }
 
 /**
@@ -102,8 +167,13 @@ function deleteStatement(tenantId: string, call: DeleteCall): { table: string; w
  * synchronous transaction lets nothing else run in between, and SQLite's file lock keeps it
  * apart from Prisma's connection.
  */
-export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions {
+export function sqliteLocalDeletes(databaseUrl: string, options: { onQuery?: (sql: string) => void } = {}): LocalDeleteTransactions {
   let db: Database.Database | undefined;
+  // Logged like Prisma's statements (CreatePrismaOptions.onQuery), so that tests see these too.
+  const prepare = (connection: Database.Database, sql: string) => {
+    options.onQuery?.(sql);
+    return connection.prepare(sql);
+  };
   const open = () => {
     if (!db) {
       db = new Database(sqliteFile(databaseUrl), { timeout: 5000 });
@@ -113,21 +183,37 @@ export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions
     return db;
   };
   return {
-    async deleteWithRecord(tenantId, call, record) {
+    async deleteBatchWithRecords(tenantId, items, progress) {
       const connection = open();
-      const { table, where } = deleteStatement(tenantId, call);
-      const columns = Object.keys(record).filter((column) => record[column] !== undefined);
       const run = connection.transaction(() => {
-        const conditions = where.map(([column]) => `"${column}" = ?`).join(' AND ');
-        const { changes } = connection.prepare(`DELETE FROM "${table}" WHERE ${conditions}`).run(...where.map(([, value]) => value));
-        if (changes === 0) return false;
+        const deleted = new Set<string>();
+        for (const { table, where, ids } of batchStatements(tenantId, items.map((item) => item.call))) {
+          const conditions = [...where.map(([column]) => `"${column}" = ?`), `"id" IN (${ids.map(() => '?').join(', ')})`].join(' AND ');
+          const rows = prepare(connection, `DELETE FROM "${table}" WHERE ${conditions} RETURNING "id"`).all(
+            ...where.map(([, value]) => value),
+            ...ids,
+          ) as { id: string }[];
+          for (const row of rows) deleted.add(row.id);
+        }
+        const outcomes = deletedPerItem(items, deleted);
         // `at` in the format Prisma's SQLite adapter writes (its default "iso8601": +00:00, not Z),
         // so that records sort and read back alike whoever wrote them.
         const at = new Date().toISOString().replace('Z', '+00:00');
-        connection
-          .prepare(`INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
-          .run(at, ...columns.map((column) => record[column]));
-        return true;
+        const rows: AuditRow[] = items.map(({ record }, index) => ({ ...record, outcome: outcomes[index] ? 'deleted' : 'not_found' }));
+        const columns = [...new Set(rows.flatMap((row) => Object.keys(row).filter((column) => row[column] !== undefined)))];
+        const values = `(?, ${columns.map(() => '?').join(', ')})`;
+        prepare(connection, `INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${rows.map(() => values).join(', ')}`).run(
+          ...rows.flatMap((row) => [at, ...columns.map((column) => row[column] ?? null)]),
+        );
+        if (progress) {
+          const ids = items.map(({ call }) => targetOf(call));
+          prepare(
+            connection,
+            `UPDATE "ForgetItem" SET "outcome" = CASE WHEN "itemId" IN (SELECT value FROM json_each(?)) THEN 'deleted' ELSE 'gone' END ` +
+              `WHERE "jobId" = ? AND "family" = ? AND "itemId" IN (SELECT value FROM json_each(?))`,
+          ).run(JSON.stringify(ids.filter((id) => deleted.has(id))), progress.jobId, progress.family, JSON.stringify(ids));
+        }
+        return outcomes;
       });
       // IMMEDIATE takes the write lock first, so the transaction cannot fail half-way on a busy file.
       return run.immediate();
@@ -145,19 +231,27 @@ export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions
  */
 export function prismaLocalDeletes(prisma: PrismaClient): LocalDeleteTransactions {
   return {
-    deleteWithRecord(tenantId, call, record) {
-      const { table, where } = deleteStatement(tenantId, call);
-      const conditions = Object.fromEntries(where);
+    deleteBatchWithRecords(tenantId, items, progress) {
       return prisma.$transaction(async (tx) => {
-        const deleteMany = {
-          UserEvent: () => tx.userEvent.deleteMany({ where: conditions }),
-          UserMemory: () => tx.userMemory.deleteMany({ where: conditions }),
-          Memory: () => tx.memory.deleteMany({ where: conditions }),
-        }[table as 'UserEvent' | 'UserMemory' | 'Memory'];
-        const { count } = await deleteMany();
-        if (count === 0) return false;
-        await tx.deletionAudit.create({ data: record as never });
-        return true;
+        const deleted = new Set<string>();
+        for (const { table, where, ids } of batchStatements(tenantId, items.map((item) => item.call))) {
+          // RETURNING tells exactly which rows this statement removed, even when another request
+          // deletes some of them at the same moment. Table and columns come from deleteConditions.
+          const rows = await tx.$queryRaw<{ id: string }[]>`
+            DELETE FROM ${Prisma.raw(`"${table}"`)}
+            WHERE ${Prisma.join([...where.map(([column, value]) => Prisma.sql`${Prisma.raw(`"${column}"`)} = ${value}`), Prisma.sql`"id" IN (${Prisma.join(ids)})`], ' AND ')}
+            RETURNING "id"`;
+          for (const row of rows) deleted.add(row.id);
+        }
+        const outcomes = deletedPerItem(items, deleted);
+        await tx.deletionAudit.createMany({ data: items.map(({ record }, index) => ({ ...record, outcome: outcomes[index] ? 'deleted' : 'not_found' })) as never });
+        if (progress) {
+          const ids = items.map(({ call }) => targetOf(call));
+          const where = { jobId: progress.jobId, family: progress.family };
+          await tx.forgetItem.updateMany({ where: { ...where, itemId: { in: ids.filter((id) => deleted.has(id)) } }, data: { outcome: 'deleted' } });
+          await tx.forgetItem.updateMany({ where: { ...where, itemId: { in: ids.filter((id) => !deleted.has(id)) } }, data: { outcome: 'gone' } });
+        }
+        return outcomes;
       });
     },
     close() {},

@@ -23,6 +23,7 @@ import { useRateLimit } from './plugins/use-rate-limit.js';
 import { useRequestGuards } from './plugins/use-request-guards.js';
 import { memoryRateLimitStores, type RateLimitStore } from './rate-limit.js';
 import type { Metrics } from './metrics.js';
+import type { PrivacyServices } from './privacy/services.js';
 import { useReadiness } from './plugins/use-readiness.js';
 import { createRequestTelemetry } from './plugins/use-telemetry.js';
 import type { Readiness } from './readiness.js';
@@ -42,6 +43,7 @@ export interface ServerDeps {
   metrics: Metrics;
   tracer: Tracer;
   readiness: Readiness;
+  privacy: PrivacyServices;
 }
 
 export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>;
@@ -153,7 +155,7 @@ function locatedLike(error: unknown, replacement: AppError): GraphQLError {
 
 /** Builds the GraphQL server from its dependencies. It never listens; main.ts does. */
 export function createServer(deps: ServerDeps): GatewayServer {
-  const { config, prisma, logger, authenticator, router, metrics, tracer, readiness } = deps;
+  const { config, prisma, logger, authenticator, router, metrics, tracer, readiness, privacy } = deps;
   const requestIds = new WeakMap<Request, string>();
   const principals = new WeakMap<Request, Principal>();
   const isDev = config.env === 'development';
@@ -240,11 +242,13 @@ export function createServer(deps: ServerDeps): GatewayServer {
       const principal = principals.get(request);
       if (!principal) {
         // Introspection-only documents run without a principal; nothing they resolve reads it.
-        return anonymousContext({ request, requestId, clientRequestId, prisma, metrics, logger: logger.child({ requestId }) });
+        return anonymousContext({ request, requestId, clientRequestId, prisma, metrics, privacy, logger: logger.child({ requestId }) });
       }
       const observed = telemetry.of(request);
       if (observed) observed.tenant = principal.tenantId;
-      const stores = await router.storesFor(principal.tenantId, new UpstreamBudget(config.requestLimits.upstreamCalls), observed, routingReadWith(principal));
+      const budget = new UpstreamBudget(config.requestLimits.upstreamCalls);
+      const row = routingReadWith(principal);
+      const stores = await router.storesFor(principal.tenantId, budget, { observer: observed, row });
       return {
         request,
         requestId,
@@ -253,23 +257,26 @@ export function createServer(deps: ServerDeps): GatewayServer {
         prisma,
         localDeletes: deps.localDeletes,
         stores,
+        gatedStores: () => router.storesFor(principal.tenantId, budget, { observer: observed, gate: privacy.gate, row }),
         loaders: createUserListLoaders(stores, { signal: request.signal }),
         signal: request.signal,
         logger: logger.child({ requestId, tenant: principal.tenantId }),
         metrics,
+        privacy,
       };
     },
   });
 }
 
 /** The context of an unauthenticated introspection request: anything tenant-bound refuses. */
-function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger' | 'metrics'>): Context {
+function anonymousContext(base: Pick<Context, 'request' | 'requestId' | 'clientRequestId' | 'prisma' | 'logger' | 'metrics' | 'privacy'>): Context {
   const refuse = (): never => {
     throw new AppError('UNAUTHENTICATED', 'Missing Authorization header: send "Authorization: Bearer <token>"');
   };
   return Object.defineProperties({ ...base, signal: base.request.signal } as Context, {
     principal: { get: refuse },
     stores: { get: refuse },
+    gatedStores: { get: refuse },
     loaders: { get: refuse },
     localDeletes: { get: refuse },
   });

@@ -153,21 +153,25 @@ export function mieltoWorkspaces(config: Pick<Config, 'providers'>, settings: Se
 
 /**
  * Builds the upstream client for one scope of one tenant in one request: the scope must be this
- * tenant's (claimed), each call counts against the request's budget, and identical calls within
- * the request go out once.
+ * tenant's (claimed), each call counts against the request's budget, goes through the caller's
+ * gate when it gave one (bounded and paced per credential), and identical calls within the
+ * request go out once.
  */
 export type ScopedClientFactory = (input: StoreFactoryInput, upstream: ResolvedUpstream) => UpstreamClient;
 
 export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
   return (input, upstream) => {
     const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`, input.observer);
+    const { provider, baseUrl, headers } = upstream.connection;
+    const gated = { provider, credential: fingerprint(`${baseUrl}\0${headers.authorization}`), scope: fingerprint(upstream.scope.identity) };
     let claimed: Promise<void> | undefined;
     return dedupePerRequest({
       provider: client.provider,
       async request(req) {
         await (claimed ??= input.claim(upstream.scope));
         input.budget.spend(upstream.scope.provider);
-        return client.request(req);
+        if (!input.gate) return client.request(req);
+        return input.gate.run({ ...gated, method: req.method, path: req.path }, () => client.request(req));
       },
     });
   };

@@ -4,6 +4,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { SealedSettingsError } from '../secrets.js';
 import type { UpstreamBudget } from './budget.js';
 import type { ScopeClaims } from './claims.js';
+import type { UpstreamGate } from './gate.js';
 import type { UpstreamObserver } from './http.js';
 import { localMemoryStore } from './local/memories.js';
 import { localUserEventStore } from './local/user-events.js';
@@ -29,6 +30,8 @@ export interface StoreFactoryInput {
   budget: UpstreamBudget;
   /** The request the stores serve: its upstream calls carry its trace context and are logged with it. */
   observer?: UpstreamObserver;
+  /** Wraps every upstream call, when the caller asked for one (bulk deletes, forget jobs). */
+  gate?: UpstreamGate;
 }
 
 /**
@@ -51,11 +54,14 @@ export interface TenantRow {
 
 export interface StoreRouter {
   /**
-   * Picks the stores for a tenant; called once per request, with that request's call budget and
-   * the request its upstream calls are made for (trace context, logs). `row` is the tenant's
-   * row when the request has read it already (with its API key), so it is not read twice.
+   * Picks the stores for a tenant; called once per request, with that request's call budget, the
+   * request its upstream calls are made for (trace context, logs) and, for bulk deletes and
+   * forget jobs, the gate their upstream calls go through. `row` is the tenant's row when the
+   * request has read it already (with its API key), so it is not read twice.
    */
-  storesFor(tenantId: string, budget: UpstreamBudget, observer?: UpstreamObserver, row?: TenantRow | null): Promise<Stores>;
+  storesFor(tenantId: string, budget: UpstreamBudget, options?: { observer?: UpstreamObserver; gate?: UpstreamGate; row?: TenantRow | null }): Promise<Stores>;
+  /** Which backend serves each family for the tenant. */
+  routingFor(tenantId: string): Promise<TenantRouting>;
 }
 
 export interface StoreRouterDeps {
@@ -67,9 +73,22 @@ export interface StoreRouterDeps {
   claims: ScopeClaims;
 }
 
+type RoutingColumns = { userEventsBackend: string | null; userMemoriesBackend: string | null; memoriesBackend: string | null } | null;
+
 export function createStoreRouter({ config, prisma, providers = {}, openSettings, claims }: StoreRouterDeps): StoreRouter {
+  const routingOf = (tenant: RoutingColumns): TenantRouting => ({
+    userEvents: (tenant?.userEventsBackend as UserEventBackendName | null) ?? config.defaults.userEvents,
+    userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,
+    memories: (tenant?.memoriesBackend as MemoryBackendName | null) ?? config.defaults.memories,
+  });
   return {
-    async storesFor(tenantId, budget, observer, row) {
+    async routingFor(tenantId) {
+      return routingOf(
+        await prisma.tenant.findUnique({ where: { id: tenantId }, select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true } }),
+      );
+    },
+
+    async storesFor(tenantId, budget, { observer, gate, row } = {}) {
       const tenant =
         row !== undefined
           ? row
@@ -77,11 +96,7 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
               where: { id: tenantId },
               select: { userEventsBackend: true, userMemoriesBackend: true, memoriesBackend: true, sealedSettings: true },
             });
-      const routing: TenantRouting = {
-        userEvents: (tenant?.userEventsBackend as UserEventBackendName | null) ?? config.defaults.userEvents,
-        userMemories: (tenant?.userMemoriesBackend as UserMemoryBackendName | null) ?? config.defaults.userMemories,
-        memories: (tenant?.memoriesBackend as MemoryBackendName | null) ?? config.defaults.memories,
-      };
+      const routing = routingOf(tenant);
       const sealed = tenant?.sealedSettings;
       let settings: Record<string, string> | undefined;
       const input: StoreFactoryInput = {
@@ -91,6 +106,7 @@ export function createStoreRouter({ config, prisma, providers = {}, openSettings
           return claims.claim(tenantId, scope, ownScopeHint(scope.provider, tenantId, input.settings));
         },
         observer,
+        gate,
         // Opened only when a provider store is built: local-only requests never decrypt.
         get settings() {
           if (!sealed) return {};

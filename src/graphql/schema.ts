@@ -5,6 +5,9 @@ import './types/user-memories.js';
 import './types/memories.js';
 import './types/user.js';
 import './types/audit.js';
+import './types/bulk.js';
+import './types/changes.js';
+import './types/forget.js';
 
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { guardEntityRepresentations } from './entities.js';

@@ -399,7 +399,9 @@ describe('memory-gateway CLI', () => {
 
   it('prints every error, usage errors included, as one line on stderr starting with "error:"', async () => {
     const cases = [
-      [[], /^error: memory-gateway needs a command \(keys, tenants\)/],
+      [[], /^error: memory-gateway needs a command \(keys, tenants, receipts\)/],
+      [['receipts'], /^error: memory-gateway receipts needs a command \(verify\)/],
+      [['receipts', 'verify', 'no-such-receipt.json'], /^error: cannot read the receipt file no-such-receipt\.json$/],
       [['keys'], /^error: memory-gateway keys needs a command \(create, revoke, list\)/],
       [['bogus'], /^error: unknown command 'bogus'/],
       [['keys', 'list', '--jsn'], /^error: unknown option '--jsn' \(Did you mean --json\?\)/],

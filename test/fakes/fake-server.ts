@@ -18,6 +18,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   /** Parsed JSON; the raw text when the body is not JSON; undefined when there is no body. */
   body: unknown;
+  /** The status the fake answered with; undefined while unanswered or when the connection was dropped. */
+  status?: number;
 }
 
 /** What a provider's handler sees: the recorded request plus what it needs to validate a body. */
@@ -50,6 +52,11 @@ export interface FakeServer {
   readonly url: string;
   /** Every request received, faulted ones included; clear with `requests.length = 0`. */
   readonly requests: RecordedRequest[];
+  /** Requests received and not yet answered (or dropped). */
+  readonly inFlight: number;
+  /** The most requests that were in flight at once since the start or `resetInFlight()`. */
+  readonly maxInFlight: number;
+  resetInFlight(): void;
   /** 429 with Retry-After and the provider's own rate-limit body and headers. Default 1 s. */
   rateLimit(o?: FaultOptions & { retryAfterSeconds?: number }): void;
   /** A 5xx as a proxy or the framework's last-resort handler sends it. Default 500. */
@@ -93,6 +100,9 @@ const STATUS_TEXT: Record<ServerErrorStatus, string> = {
 
 export abstract class FakeHttpServer implements FakeServer {
   readonly requests: RecordedRequest[] = [];
+  #inFlight = 0;
+  #maxInFlight = 0;
+  readonly #answering = new WeakMap<ServerResponse, (status: number) => void>();
   readonly #server: Server;
   readonly #basePath: string;
   #faults: ArmedFault[] = [];
@@ -103,6 +113,18 @@ export abstract class FakeHttpServer implements FakeServer {
   protected constructor(basePath = '') {
     this.#basePath = basePath;
     this.#server = createServer((req, res) => this.#receive(req, res));
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get maxInFlight(): number {
+    return this.#maxInFlight;
+  }
+
+  resetInFlight(): void {
+    this.#maxInFlight = this.#inFlight;
   }
 
   get url(): string {
@@ -229,6 +251,20 @@ export abstract class FakeHttpServer implements FakeServer {
     }
     const { rawBody: _raw, jsonError: _err, ...recorded } = request;
     this.requests.push(recorded);
+    this.#inFlight += 1;
+    this.#maxInFlight = Math.max(this.#maxInFlight, this.#inFlight);
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.#inFlight -= 1;
+    };
+    // Counted out when the answer is written (before the client can see it) or the socket goes.
+    this.#answering.set(res, (status) => {
+      recorded.status = status;
+      settle();
+    });
+    res.once('close', settle);
 
     const fault = this.#take(request.method, request.path);
     switch (fault?.kind) {
@@ -273,6 +309,7 @@ export abstract class FakeHttpServer implements FakeServer {
   #send(res: ServerResponse, request: FakeRequest, response: FakeResponse): void {
     if (res.destroyed || res.writableEnded) return;
     const { status, headers = {}, json, text } = this.finish(request, response);
+    this.#answering.get(res)?.(status);
     const out: Record<string, string> = { ...headers };
     let body = '';
     if (json !== undefined) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { audited } from '../../audit.js';
 import type { JsonValue, MemoryDTO } from '../../backends/types.js';
 import { actingUser } from '../authz.js';
+import { announceCreated } from '../../events/announce.js';
 import { builder } from '../builder.js';
 import { LIMITS, cursorArg, idText, longText, optionalId, pageSize, parseInput, requiredId, shortList, shortText } from '../validate.js';
 import { backendField } from './common.js';
@@ -104,7 +105,7 @@ builder.mutationField('createMemory', (t) =>
         },
         { workspaceId: optionalId('workspaceId', args.workspaceId) },
         { signal: ctx.signal },
-      );
+      ).then((created) => announceCreated(ctx, 'memories', created));
     },
   }),
 );

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { audited } from '../../audit.js';
 import type { EventTagDTO, ProfileDeltaDTO, UserEventDTO } from '../../backends/types.js';
 import { actingUser } from '../authz.js';
+import { announceCreated } from '../../events/announce.js';
 import { builder } from '../builder.js';
 import { cursorArg, optionalLongText, pageSize, parseInput, shortList, shortText, uuidV4OrV5, longText } from '../validate.js';
 import { backendField } from './common.js';
@@ -125,7 +126,7 @@ builder.mutationField('createUserEvent', (t) =>
           profileDelta: (input.profileDelta ?? []).map((d) => ({ content: d.content, topic: d.topic ?? null, subTopic: d.subTopic ?? null })),
         },
         { signal: ctx.signal },
-      );
+      ).then((created) => announceCreated(ctx, 'userEvents', created));
     },
   }),
 );

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { audited } from '../../audit.js';
 import type { UserMemoryDTO } from '../../backends/types.js';
 import { actingSubTenant, actingUser } from '../authz.js';
+import { announceCreated } from '../../events/announce.js';
 import { builder } from '../builder.js';
 import { cursorArg, idText, longText, optionalId, optionalLongText, pageSize, parseInput, requiredId, shortList } from '../validate.js';
 import { backendField } from './common.js';
@@ -104,7 +105,7 @@ builder.mutationField('addUserMemory', (t) =>
           subTenantId: actingSubTenant(ctx, input.subTenantId ?? null),
         },
         { signal: ctx.signal },
-      );
+      ).then((created) => announceCreated(ctx, 'userMemories', created));
     },
   }),
 );
