@@ -8,6 +8,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
     pool: 'forks',
+    // Most suites wait on processes, sockets and servers rather than compute, so more files run
+    // at once than the one Vitest would choose on a two-core machine (cores − 1).
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', 'json'],
