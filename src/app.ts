@@ -87,7 +87,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     server,
     prisma,
     metrics,
-    drain: () => readiness.drain(),
+    drain() {
+      readiness.drain();
+      // Change streams never end by themselves: they complete now, and their clients reconnect to another instance.
+      privacy.changes.endAll();
+    },
     bus,
     privacy,
     async close() {

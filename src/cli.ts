@@ -154,7 +154,9 @@ export function buildCli(): Command {
         : await withDatabase((prisma) => publicKeyForVerifying(prisma, loadConfig().receiptSigningKey));
       const verdict = verifyReceipt(document, publicKeyPem);
       if (!verdict.valid) throw new CliError(`receipt is NOT valid: ${verdict.reason}`);
-      console.log(`valid: receipt ${verdict.receiptId} (${verdict.status}) is signed by key ${verdict.keyId}`);
+      // A dry run is signed too (it proves what was counted), so it must never read like a deletion.
+      const what = verdict.dryRun ? `${verdict.status}, DRY RUN: nothing was deleted` : verdict.status;
+      console.log(`valid: receipt ${verdict.receiptId} (${what}) for user ${JSON.stringify(verdict.userId)} of tenant ${JSON.stringify(verdict.tenant)} is signed by key ${verdict.keyId}`);
     });
 
   return program;

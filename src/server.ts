@@ -50,6 +50,12 @@ export type GatewayServer = YogaServerInstance<Record<string, unknown>, Context>
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The client's own X-Request-Id when it is one a log or an audit record may hold. */
+function clientRequestIdOf(request: Request): string | undefined {
+  const incoming = request.headers.get('x-request-id');
+  return incoming && REQUEST_ID.test(incoming) ? incoming : undefined;
+}
+
 export const DEFAULT_QUERY = `# memory-gateway: one GraphQL endpoint for what the AI remembers about users.
 # The Docs panel (top left) lists every operation; reading the schema needs no key.
 #
@@ -176,6 +182,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
     metrics,
     logger,
     requestIdOf: (request) => requestIds.get(request),
+    clientRequestIdOf,
   });
 
   return createYoga<Record<string, unknown>, Context>({
@@ -237,8 +244,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
     ],
     context: async ({ request }): Promise<Context> => {
       const requestId = requestIds.get(request) ?? randomUUID();
-      const incoming = request.headers.get('x-request-id');
-      const clientRequestId = incoming && REQUEST_ID.test(incoming) ? incoming : null;
+      const clientRequestId = clientRequestIdOf(request) ?? null;
       const principal = principals.get(request);
       if (!principal) {
         // Introspection-only documents run without a principal; nothing they resolve reads it.

@@ -67,7 +67,7 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const id = mielto.seedMemory(MIELTO_KEY, { user_id: USER, memory: 'likes tea' });
     const traceparent = `00-${hex(16)}-${hex(8)}-01`;
     mielto.requests.length = 0;
-    const response = await gateway.execute(DELETE, { id }, { token, headers: { traceparent, tracestate: 'vendor=abc' } });
+    const response = await gateway.execute(DELETE, { id }, { token, headers: { traceparent, tracestate: 'vendor=abc', 'x-request-id': 'client-corr-7' } });
     dataOf(response);
     // The owner read and the delete both carry it.
     expect(mielto.requests.map((r) => [r.method, r.headers.traceparent, r.headers.tracestate])).toEqual([
@@ -76,6 +76,8 @@ describe('tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     ]);
     const line = requestLines(gateway).find((l) => l.requestId === response.headers.get('x-request-id'));
     expect(line?.traceId).toBe(traceparent.split('-')[1]);
+    // The client's own request id, kept beside the gateway's, so the client can find its requests.
+    expect(line?.clientRequestId).toBe('client-corr-7');
   });
 
   it('gives a request without one a trace id of its own, shared by all its upstream calls', async () => {

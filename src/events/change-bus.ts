@@ -24,8 +24,13 @@ export interface MemoryChangeEvent {
 /** Where changes are published and whence `memoryChanges` subscribers read them, per tenant. */
 export interface ChangeBus {
   publish(change: MemoryChangeEvent): void;
-  /** The tenant's changes from now on, until the iterator is returned. */
+  /** The tenant's changes from now on, until the iterator is returned or `endAll` is called. */
   subscribe(tenantId: string): AsyncIterableIterator<MemoryChangeEvent>;
+  /**
+   * Ends every open subscription (their streams complete, so clients reconnect elsewhere) and
+   * every later one at once: a draining instance must not wait on streams that never end.
+   */
+  endAll(): void;
 }
 
 /**
@@ -40,7 +45,14 @@ const TOPIC = 'memory:change';
  * this instance's without it (or while Redis is away).
  */
 export function busChangeBus(bus: Pick<EventBus, 'pubsub'>): ChangeBus {
+  const open = new Set<() => void>();
+  let ended = false;
   return {
+    endAll() {
+      ended = true;
+      for (const end of open) end();
+      open.clear();
+    },
     publish(change) {
       bus.pubsub.publish(TOPIC, change);
     },
@@ -60,9 +72,13 @@ export function busChangeBus(bus: Pick<EventBus, 'pubsub'>): ChangeBus {
       })();
       const stopListening = () => void source.return?.();
       const changes = new Repeater<MemoryChangeEvent>(async (next, stop) => {
+        if (ended) stop();
+        const end = () => stop();
+        open.add(end);
         for (const change of early.splice(0)) void next(change);
         push = next;
         await stop;
+        open.delete(end);
         stopListening();
       }, new SlidingBuffer(SUBSCRIBER_BUFFER));
       return {

@@ -108,6 +108,8 @@ export interface TelemetryDeps {
   metrics: Metrics;
   logger: Logger;
   requestIdOf(request: Request): string | undefined;
+  /** The client's own X-Request-Id, when it sent a well-formed one (kept beside the gateway's). */
+  clientRequestIdOf(request: Request): string | undefined;
 }
 
 export interface RequestTelemetry {
@@ -119,7 +121,7 @@ export interface RequestTelemetry {
   useTelemetryEnd(): Plugin;
 }
 
-export function createRequestTelemetry({ schema, graphqlEndpoint, tracer, metrics, logger, requestIdOf }: TelemetryDeps): RequestTelemetry {
+export function createRequestTelemetry({ schema, graphqlEndpoint, tracer, metrics, logger, requestIdOf, clientRequestIdOf }: TelemetryDeps): RequestTelemetry {
   const records = new WeakMap<Request, RequestRecord>();
 
   function finish(request: Request, record: RequestRecord, response: Response) {
@@ -152,6 +154,7 @@ export function createRequestTelemetry({ schema, graphqlEndpoint, tracer, metric
     logger.info(
       {
         requestId: requestIdOf(request),
+        clientRequestId: clientRequestIdOf(request),
         tenant: record.tenant,
         traceId: span.context.traceId,
         operation,

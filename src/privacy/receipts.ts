@@ -147,7 +147,7 @@ export async function publicKeyForVerifying(prisma: PrismaClient, configuredKey?
 }
 
 export type Verification =
-  | { valid: true; receiptId: string; status: string; keyId: string }
+  | { valid: true; receiptId: string; status: string; keyId: string; tenant: string; userId: string; dryRun: boolean }
   | { valid: false; reason: string };
 
 /** Receipt fields that must say what the signed payload says, where a receipt shows them. */
@@ -194,7 +194,16 @@ export function verifyReceipt(document: unknown, publicKeyPem: string): Verifica
   }
   if (publicKey.asymmetricKeyType !== 'ed25519') return { valid: false, reason: 'the public key is not an Ed25519 key' };
   const ok = verify(null, Buffer.from(signedPayload, 'utf8'), publicKey, Buffer.from(signature, 'base64'));
-  if (!ok) return { valid: false, reason: 'the signature does not match the signed payload and this key' };
+  if (!ok) {
+    // Which key the payload names is unproven here, but it tells a receipt of another gateway (or
+    // another key) from an edited one.
+    const named = keyNamedIn(signedPayload);
+    const ours = keyIdOf(publicKey);
+    if (named && named !== ours) {
+      return { valid: false, reason: `the receipt names key ${named}, not this key (${ours}); verify it with that gateway's key (--public-key)` };
+    }
+    return { valid: false, reason: 'the signature does not match the signed payload: the receipt was changed after signing' };
+  }
 
   let payload: ReceiptPayload;
   try {
@@ -220,5 +229,22 @@ export function verifyReceipt(document: unknown, publicKeyPem: string): Verifica
       }
     }
   }
-  return { valid: true, receiptId: payload.receiptId, status: payload.status, keyId: payload.keyId };
+  return {
+    valid: true,
+    receiptId: payload.receiptId,
+    status: payload.status,
+    keyId: payload.keyId,
+    tenant: payload.tenant,
+    userId: payload.userId,
+    dryRun: payload.dryRun,
+  };
+}
+
+function keyNamedIn(signedPayload: string): string | undefined {
+  try {
+    const keyId = (JSON.parse(signedPayload) as Partial<ReceiptPayload>).keyId;
+    return typeof keyId === 'string' ? keyId : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,15 +119,23 @@ describe.each(STORES)('forgetUser on the local store (%s)', (store) => {
     const databaseUrl = t.gateway.config.databaseUrl;
     const good = await verifyWithCli(databaseUrl, { data: { forgetUserReceipt: receipt } }, tmp);
     expect(good, good.stderr).toMatchObject({ code: 0 });
-    expect(good.stdout.trim().split('\n')).toEqual([`valid: receipt ${receipt.id} (COMPLETED) is signed by key ${key.keyId}`]);
+    expect(good.stdout.trim().split('\n')).toEqual([`valid: receipt ${receipt.id} (COMPLETED) for user "${user}" of tenant "tenant-a" is signed by key ${key.keyId}`]);
     const bad = await verifyWithCli(databaseUrl, statusEdited, tmp);
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n')).toEqual([expect.stringMatching(/receipt is NOT valid: part 1's deleted \(\d+\) differs from the signed \d+/)]);
     // With the key given as a file, as someone without the gateway's database checks it.
     const pem = join(tmp, 'key.pem');
     (await import('node:fs')).writeFileSync(pem, key.publicKeyPem);
-    const offline = await verifyWithCli('file:/nonexistent/dir/none.db', receipt, tmp, ['--public-key', pem]);
+    // A dry run is signed as well, and its verification says it deleted nothing.
+    const dry = await forget(t.gateway, t.keyA, user, true);
+    const offline = await verifyWithCli('file:/nonexistent/dir/none.db', dry, tmp, ['--public-key', pem]);
     expect(offline, offline.stderr).toMatchObject({ code: 0 });
+    expect(offline.stdout.trim()).toBe(`valid: receipt ${dry.id} (COMPLETED, DRY RUN: nothing was deleted) for user "${user}" of tenant "tenant-a" is signed by key ${key.keyId}`);
+
+    // Another gateway's key: the answer names both keys instead of calling the receipt edited.
+    const other = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(verifyReceipt(receipt, other)).toMatchObject({ valid: false, reason: expect.stringMatching(new RegExp(`names key ${key.keyId}, not this key \\(\\S+\\); verify it with that gateway's key`)) });
+    expect(verifyReceipt(payloadEdited, key.publicKeyPem)).toMatchObject({ valid: false, reason: expect.stringContaining('changed after signing') });
   }, 90_000);
 
   it('a user id that is not a UUID has no user events: that part completes with nothing found', async () => {

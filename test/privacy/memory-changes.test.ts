@@ -268,3 +268,37 @@ describe('memoryChanges across instances (REDIS_URL)', () => {
     }
   });
 });
+
+describe('memoryChanges when the instance drains', () => {
+  it('completes every open stream at once, so SIGTERM does not wait on subscribers, and refuses none of the requests in flight', async () => {
+    const gateway = await startGateway();
+    const served = await serveOverHttp(gateway);
+    try {
+      const key = await gateway.createKey('tenant-a');
+      const client = sseClient(served.url, key);
+      let completed = false;
+      const errors: unknown[] = [];
+      let connected = false;
+      client.subscribe({ query: CHANGES }, { next: () => undefined, error: (e) => errors.push(e), complete: () => (completed = true) }, {
+        connected: () => (connected = true),
+      } as never);
+      await waitUntil(() => connected, 10_000);
+      expect(completed).toBe(false);
+
+      gateway.app.drain();
+      await waitUntil(() => completed, 5_000);
+      expect(errors).toEqual([]);
+      client.dispose();
+      // A subscription that arrives while draining ends at once as well.
+      const late = sseClient(served.url, key);
+      let lateCompleted = false;
+      late.subscribe({ query: CHANGES }, { next: () => undefined, error: (e) => errors.push(e), complete: () => (lateCompleted = true) });
+      await waitUntil(() => lateCompleted || errors.length > 0, 5_000);
+      expect(errors).toEqual([]);
+      late.dispose();
+    } finally {
+      await served.close();
+      await gateway.close();
+    }
+  });
+});
