@@ -6,6 +6,7 @@ import type { StoreRouter } from './backends/route.js';
 import type { CallOptions, Stores } from './backends/types.js';
 import type { Config } from './config.js';
 import { sqliteFile } from './db.js';
+import { statementCache } from './statement-cache.js';
 import { isAppError, notFound } from './errors.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
@@ -104,28 +105,29 @@ function deleteStatement(tenantId: string, call: DeleteCall): { table: string; w
  */
 export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions {
   let db: Database.Database | undefined;
+  let prepare: ((sql: string) => Database.Statement) | undefined;
   const open = () => {
-    if (!db) {
+    if (!db || !prepare) {
       db = new Database(sqliteFile(databaseUrl), { timeout: 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      prepare = statementCache(db);
     }
-    return db;
+    return { connection: db, prepare };
   };
   return {
     async deleteWithRecord(tenantId, call, record) {
-      const connection = open();
+      const { connection, prepare } = open();
       const { table, where } = deleteStatement(tenantId, call);
       const columns = Object.keys(record).filter((column) => record[column] !== undefined);
       const run = connection.transaction(() => {
         const conditions = where.map(([column]) => `"${column}" = ?`).join(' AND ');
-        const { changes } = connection.prepare(`DELETE FROM "${table}" WHERE ${conditions}`).run(...where.map(([, value]) => value));
+        const { changes } = prepare(`DELETE FROM "${table}" WHERE ${conditions}`).run(...where.map(([, value]) => value));
         if (changes === 0) return false;
         // `at` in the format Prisma's SQLite adapter writes (its default "iso8601": +00:00, not Z),
         // so that records sort and read back alike whoever wrote them.
         const at = new Date().toISOString().replace('Z', '+00:00');
-        connection
-          .prepare(`INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
+        prepare(`INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`)
           .run(at, ...columns.map((column) => record[column]));
         return true;
       });
@@ -135,6 +137,7 @@ export function sqliteLocalDeletes(databaseUrl: string): LocalDeleteTransactions
     close() {
       db?.close();
       db = undefined;
+      prepare = undefined;
     },
   };
 }
