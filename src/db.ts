@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client.js';
+import { ReusingPrismaBetterSQLite3 } from './statement-cache.js';
 
 export type { PrismaClient };
 
@@ -47,7 +47,7 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
   } else {
     const file = sqliteFile(config.databaseUrl);
     mkdirSync(dirname(file), { recursive: true });
-    prisma = new PrismaClient({ adapter: new PrismaBetterSQLite3({ url: file, timeout: timeoutMs }), log, errorFormat: 'minimal' });
+    prisma = new PrismaClient({ adapter: new ReusingPrismaBetterSQLite3({ url: file, timeout: timeoutMs }), log, errorFormat: 'minimal' });
   }
   if (options.onQuery) {
     const onQuery = options.onQuery;

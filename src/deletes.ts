@@ -6,6 +6,7 @@ import type { StoreRouter } from './backends/route.js';
 import type { CallOptions, Stores } from './backends/types.js';
 import type { Config } from './config.js';
 import { sqliteFile } from './db.js';
+import { statementCache } from './statement-cache.js';
 import { isAppError, notFound } from './errors.js';
 import { Prisma, type PrismaClient } from './generated/prisma/client.js';
 
@@ -169,27 +170,30 @@ function deletedPerItem(items: readonly LocalBatchItem[], deleted: ReadonlySet<s
  */
 export function sqliteLocalDeletes(databaseUrl: string, options: { onQuery?: (sql: string) => void } = {}): LocalDeleteTransactions {
   let db: Database.Database | undefined;
-  // Logged like Prisma's statements (CreatePrismaOptions.onQuery), so that tests see these too.
-  const prepare = (connection: Database.Database, sql: string) => {
-    options.onQuery?.(sql);
-    return connection.prepare(sql);
-  };
+  let cached: ((sql: string) => Database.Statement) | undefined;
   const open = () => {
-    if (!db) {
+    if (!db || !cached) {
       db = new Database(sqliteFile(databaseUrl), { timeout: 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      cached = statementCache(db);
     }
-    return db;
+    const statements = cached;
+    // Logged like Prisma's statements (CreatePrismaOptions.onQuery), so that tests see these too.
+    const prepare = (sql: string) => {
+      options.onQuery?.(sql);
+      return statements(sql);
+    };
+    return { connection: db, prepare };
   };
   return {
     async deleteBatchWithRecords(tenantId, items, progress) {
-      const connection = open();
+      const { connection, prepare } = open();
       const run = connection.transaction(() => {
         const deleted = new Set<string>();
         for (const { table, where, ids } of batchStatements(tenantId, items.map((item) => item.call))) {
           const conditions = [...where.map(([column]) => `"${column}" = ?`), `"id" IN (${ids.map(() => '?').join(', ')})`].join(' AND ');
-          const rows = prepare(connection, `DELETE FROM "${table}" WHERE ${conditions} RETURNING "id"`).all(
+          const rows = prepare(`DELETE FROM "${table}" WHERE ${conditions} RETURNING "id"`).all(
             ...where.map(([, value]) => value),
             ...ids,
           ) as { id: string }[];
@@ -202,13 +206,12 @@ export function sqliteLocalDeletes(databaseUrl: string, options: { onQuery?: (sq
         const rows: AuditRow[] = items.map(({ record }, index) => ({ ...record, outcome: outcomes[index] ? 'deleted' : 'not_found' }));
         const columns = [...new Set(rows.flatMap((row) => Object.keys(row).filter((column) => row[column] !== undefined)))];
         const values = `(?, ${columns.map(() => '?').join(', ')})`;
-        prepare(connection, `INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${rows.map(() => values).join(', ')}`).run(
+        prepare(`INSERT INTO "DeletionAudit" ("at", ${columns.map((c) => `"${c}"`).join(', ')}) VALUES ${rows.map(() => values).join(', ')}`).run(
           ...rows.flatMap((row) => [at, ...columns.map((column) => row[column] ?? null)]),
         );
         if (progress) {
           const ids = items.map(({ call }) => targetOf(call));
           prepare(
-            connection,
             `UPDATE "ForgetItem" SET "outcome" = CASE WHEN "itemId" IN (SELECT value FROM json_each(?)) THEN 'deleted' ELSE 'gone' END ` +
               `WHERE "jobId" = ? AND "family" = ? AND "itemId" IN (SELECT value FROM json_each(?))`,
           ).run(JSON.stringify(ids.filter((id) => deleted.has(id))), progress.jobId, progress.family, JSON.stringify(ids));
@@ -221,6 +224,7 @@ export function sqliteLocalDeletes(databaseUrl: string, options: { onQuery?: (sq
     close() {
       db?.close();
       db = undefined;
+      cached = undefined;
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   type SelectionSetNode,
   type ValidationContext,
   type ValueNode,
+  visit,
 } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 
@@ -88,6 +89,68 @@ const costEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =>
   else if (field.name === '_entities' && Array.isArray(args.representations)) multiplier = Math.max(args.representations.length, 1);
   return 1 + multiplier * childComplexity;
 };
+
+/**
+ * The names of the variables an estimate reads: those in `first` and `representations` (the
+ * multipliers) and in `@include`/`@skip` (which drop fields). Any other variable, an id to delete
+ * say, leaves the cost of the document as it is.
+ */
+function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const inside = (node: ValueNode) =>
+    visit(node, {
+      Variable(variable) {
+        names.add(variable.name.value);
+      },
+    });
+  visit(document, {
+    Argument(argument) {
+      if (argument.name.value === 'first' || argument.name.value === 'representations') inside(argument.value);
+    },
+    Directive(directive) {
+      if (directive.name.value === 'include' || directive.name.value === 'skip') for (const argument of directive.arguments ?? []) inside(argument.value);
+    },
+  });
+  return [...names].sort();
+}
+
+/** Estimates kept per document (parsed documents are cached and reused by the server). */
+interface CostCache {
+  variables: string[];
+  costs: Map<string, number>;
+}
+/** Distinct operation names and variable values remembered per document; the oldest goes first. */
+const COSTS_PER_DOCUMENT = 64;
+/** Values longer than this (as JSON) are estimated each time rather than remembered. */
+const MAX_CACHED_KEY = 1_024;
+
+/**
+ * Memoised `estimatedCost`: the estimate walks the whole document against the schema, which
+ * costs as much as executing a small list, and it depends only on the document, the operation
+ * and the values of the variables it reads. Per schema and document, so nothing is shared
+ * between schemas; estimates that throw are not kept.
+ */
+export function costCache(schema: GraphQLSchema) {
+  const documents = new WeakMap<DocumentNode, CostCache>();
+  return (document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): number => {
+    let cache = documents.get(document);
+    if (!cache) {
+      cache = { variables: costVariables(document), costs: new Map() };
+      documents.set(document, cache);
+    }
+    // A variable left out (its default applies) and one given as null are different estimates.
+    const given = cache.variables.filter((name) => variables && Object.hasOwn(variables, name));
+    const key = JSON.stringify([operationName ?? null, given, given.map((name) => variables![name])]);
+    const known = cache.costs.get(key);
+    if (known !== undefined) return known;
+    const cost = estimatedCost(schema, document, operationName, variables);
+    if (key.length <= MAX_CACHED_KEY) {
+      if (cache.costs.size >= COSTS_PER_DOCUMENT) cache.costs.delete(cache.costs.keys().next().value!);
+      cache.costs.set(key, cost);
+    }
+    return cost;
+  };
+}
 
 /** The cost of the selected operation; throws a GraphQLError when the variables do not fit it. */
 export function estimatedCost(

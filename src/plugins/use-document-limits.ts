@@ -1,10 +1,10 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
-import { GraphQLError, type ParseOptions, type Source, type ValidationContext } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ParseOptions, type Source, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.js';
-import { MAX_VALUE_DEPTH, documentRefusal, estimatedCost, valueDepthRule } from '../limits.js';
+import { MAX_VALUE_DEPTH, costCache, documentRefusal, valueDepthRule } from '../limits.js';
 
 /**
  * Document limits (contract § Limits), all checked before anything executes and answered with
@@ -36,6 +36,13 @@ export function useDocumentLimits(limits: Config['queryLimits']): Plugin {
     }
   };
 
+  const costs = new WeakMap<GraphQLSchema, ReturnType<typeof costCache>>();
+  const costOf = (schema: GraphQLSchema) => {
+    let cost = costs.get(schema);
+    if (!cost) costs.set(schema, (cost = costCache(schema)));
+    return cost;
+  };
+
   return {
     onParse({ setParseFn }) {
       setParseFn(parseWithLimit);
@@ -50,7 +57,7 @@ export function useDocumentLimits(limits: Config['queryLimits']): Plugin {
     onExecute({ args, setResultAndStopExecution }) {
       let cost: number;
       try {
-        cost = estimatedCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined);
+        cost = costOf(args.schema)(args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined);
       } catch {
         // Variables that do not fit the operation: execution refuses them with the precise message.
         return;

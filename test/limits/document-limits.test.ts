@@ -118,6 +118,15 @@ describe('document limits, checked before anything runs', () => {
       // `first` from a variable counts the same.
       expectRefused(await g.execute(pages(5, '$f'), { f: 100 }, { token: t }), /Estimated cost 505/);
       dataOf(await g.execute(pages(5, '$f'), { f: 10 }, { token: t }));
+      // The same document again: each request is estimated with its own variables.
+      expectRefused(await g.execute(pages(5, '$f'), { f: 100 }, { token: t }), /Estimated cost 505/);
+      dataOf(await g.execute(pages(5, '$f'), { f: 10 }, { token: t }));
+      // A variable default counts when the variable is left out; fields dropped by @include do not count.
+      const withDefault = `query($f: Int = 100, $all: Boolean!) { ${Array.from({ length: 5 }, (_, i) => `p${i}: memories(first: $f) @include(if: ${i < 4 ? 'true' : '$all'}) { edges { node { id } } }`).join(' ')} }`;
+      dataOf(await g.execute(withDefault, { f: 10, all: true }, { token: t }));
+      expectRefused(await g.execute(withDefault, { all: true }, { token: t }), /Estimated cost 505/);
+      dataOf(await g.execute(withDefault, { all: false }, { token: t }));
+      expectRefused(await g.execute(withDefault, { all: true }, { token: t }), /Estimated cost 505/);
       // Omitted `first` counts its default (50 for memories): 10 x 51 = 510.
       expectRefused(await g.execute(`{ ${Array.from({ length: 10 }, (_, i) => `p${i}: memories { edges { node { id } } }`).join(' ')} }`, {}, { token: t }), /cost 510/);
     } finally {

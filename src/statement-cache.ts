@@ -1,0 +1,63 @@
+import type Database from 'better-sqlite3';
+import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+
+/** Distinct SQL texts kept compiled per connection; the least recently used goes first. */
+const MAX_STATEMENTS = 256;
+
+/**
+ * `db.prepare`, compiled once per SQL text: SQLite compiles a statement on every `prepare`, and
+ * the hot paths send the same few texts with new values each time. Statements run synchronously,
+ * so one compiled statement is never in use twice at once.
+ */
+export function statementCache(db: Database.Database): (sql: string) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  const compile = db.prepare.bind(db);
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (statement) {
+      statements.delete(sql);
+    } else {
+      statement = compile(sql);
+      if (statements.size >= MAX_STATEMENTS) statements.delete(statements.keys().next().value!);
+    }
+    statements.set(sql, statement);
+    return statement;
+  };
+}
+
+/**
+ * The part of a statement Prisma's SQLite adapter uses (6.19: `prepare(sql).bind(args)`, then
+ * `reader`, `run()`, `columns()` and `raw().all()`; `prepare('BEGIN').run()`).
+ */
+interface BoundStatement {
+  readonly reader: boolean;
+  run(): Database.RunResult;
+  columns(): Database.ColumnDefinition[];
+  raw(): { all(): unknown[] };
+}
+
+/**
+ * Prisma's SQLite adapter, reusing compiled statements: the adapter prepares every statement
+ * afresh and binds its values to it for good (`bind` works once per statement), so its
+ * connection's `prepare` is given statements from a cache with the values passed on each run.
+ */
+export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 {
+  override async connect() {
+    const adapter = await super.connect();
+    const db = (adapter as unknown as { client: Database.Database }).client;
+    const prepare = statementCache(db);
+    (db as unknown as { prepare: (sql: string) => { run(): Database.RunResult; bind(args: unknown[]): BoundStatement } }).prepare = (sql) => {
+      const statement = prepare(sql);
+      return {
+        run: () => statement.run(),
+        bind: (args) => ({
+          reader: statement.reader,
+          run: () => statement.run(args),
+          columns: () => statement.columns(),
+          raw: () => ({ all: () => statement.raw(true).all(args) }),
+        }),
+      };
+    };
+    return adapter;
+  }
+}
