@@ -146,6 +146,8 @@ export async function rawSqliteBaseline(file: string, tenantId: string): Promise
 /** `node:http` and `pg` (a pool of 10, as the gateway's) on the gateway's own PostgreSQL database. */
 export async function rawPostgresBaseline(databaseUrl: string, tenantId: string): Promise<Baseline> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, options: '-c TimeZone=UTC' });
+  // An idle connection the server ends is dropped from the pool; unheard, its error ends the bench.
+  pool.on('error', (error) => console.error(`raw pg baseline: idle connection lost (${error.message})`));
   const server = createServer(async (request, response) => {
     const body = await readJson(request);
     if (request.url === '/delete') {

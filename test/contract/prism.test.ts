@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTenant, type TenantChanges } from '../../src/tenants.js';
 import { startGateway, type GraphQLResponse, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 import { TEST_GATEWAY_SECRET } from './provider-harness.js';
 
 /**
@@ -23,14 +23,6 @@ interface Mock {
   child: ChildProcess;
   /** Prism's recent log lines: its request-violation reports explain a failure. */
   output: string[];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startPrism(name: string): Promise<Mock> {

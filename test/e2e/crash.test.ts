@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createPrisma } from '../../src/db.js';
 import { MieltoFake } from '../fakes/mielto.js';
+import { killGatewayProcesses, startGatewayProcess, type GatewayProcess } from '../helpers/processes.js';
 
 /**
  * kill -9 in the middle of deletes, with real gateway processes on a real SQLite file: after a
@@ -16,79 +14,23 @@ import { MieltoFake } from '../fakes/mielto.js';
  * left `pending` (contract § Guarantees).
  */
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const MIELTO_KEY = 'mielto-key-crash-test';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Gateway {
-  url: string;
-  process: ChildProcess;
-  output: () => string;
-}
-
-const running = new Set<ChildProcess>();
 const dirs: string[] = [];
-afterEach(() => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  running.clear();
+afterEach(async () => {
+  await killGatewayProcesses();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 /** `node src/main.ts` (through tsx) on `dbFile`, as `npm start` runs the built one. */
-async function startProcess(dbFile: string, env: Record<string, string> = {}): Promise<Gateway> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'main.ts')], {
-    cwd: repo,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      DATABASE_URL: `file:${dbFile}`,
-      RATE_LIMIT_READS_PER_MIN: '0',
-      RATE_LIMIT_WRITES_PER_MIN: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startProcess(dbFile: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  return startGatewayProcess({
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: `file:${dbFile}`,
+    RATE_LIMIT_READS_PER_MIN: '0',
+    RATE_LIMIT_WRITES_PER_MIN: '0',
+    ...env,
   });
-  running.add(child);
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = `http://127.0.0.1:${port}/graphql`;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 60_000);
-    const check = () => {
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code}):\n${output}`));
-    });
-  });
-  return { url, process: child, output: () => output };
-}
-
-/** Kills the process the way a crash does, and waits until it is gone. */
-async function kill9(gateway: Gateway): Promise<void> {
-  const exited = new Promise((resolve) => gateway.process.once('exit', resolve));
-  gateway.process.kill('SIGKILL');
-  await exited;
 }
 
 async function newDatabase(): Promise<{ file: string; key: string }> {
@@ -155,7 +97,7 @@ describe('kill -9 in the middle of deletes', () => {
           }
           if (acknowledged.size >= 120 && !killed) {
             killed = true;
-            await kill9(first);
+            await first.kill();
           }
         }
       };
@@ -174,7 +116,7 @@ describe('kill -9 in the middle of deletes', () => {
       // The restarted gateway serves what is left.
       const left = await gql(second.url, key, `{ memories(first: 100, userId: "u") { edges { node { id } } } }`);
       expect(left.data.memories.edges.length).toBe(Math.min(100, state.present.size));
-      await kill9(second);
+      await second.kill();
     },
     120_000,
   );
@@ -197,7 +139,7 @@ describe('kill -9 in the middle of deletes', () => {
         const until = Date.now() + 20_000;
         while (fake.requests.filter((r) => r.method === 'DELETE').length < 10 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
         expect(storeState(file, []).pending).toBe(10);
-        await kill9(first);
+        await first.kill();
         expect(await Promise.all(answers)).toEqual(Array(10).fill('gone'));
         fake.resetFaults();
 

@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createPrisma } from '../../src/db.js';
 import { startMieltoFake, type MieltoFake } from '../fakes/mielto.js';
 import { FORGET, finalReceipt, partOf } from '../helpers/forget.js';
+import { killGatewayProcesses, startGatewayProcess, type GatewayProcess } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/upstream.js';
 
 /**
@@ -19,60 +17,17 @@ import { waitUntil } from '../helpers/upstream.js';
  * completes it; every item is gone and audited.
  */
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const MIELTO_KEY = 'mielto-key-forget-crash';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const running = new Set<ChildProcess>();
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
-  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  running.clear();
+  await killGatewayProcesses();
   for (const step of cleanup.splice(0)) await step();
 });
 
 /** `node src/main.ts` (through tsx) on `dbFile`, as `npm start` runs the built one. */
-async function startProcess(dbFile: string, env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src', 'main.ts')], {
-    cwd: repo,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: `file:${dbFile}`, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 90_000);
-    child.stdout!.on('data', () => {
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code}):\n${output}`));
-    });
-  });
-  return { url: `http://127.0.0.1:${port}/graphql`, process: child };
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
+function startProcess(dbFile: string, env: Record<string, string>): Promise<GatewayProcess> {
+  return startGatewayProcess({ LOG_LEVEL: 'warn', DATABASE_URL: `file:${dbFile}`, ...env });
 }
 
 const request = (url: string, key: string) => async (query: string, variables: Record<string, unknown>) => {
@@ -123,7 +78,7 @@ describe('forgetUser survives kill -9', () => {
 
     const deletes = () => fake.requests.filter((r) => r.method === 'DELETE').length;
     await waitUntil(() => deletes() >= 60, 60_000);
-    await kill9(first.process);
+    await first.kill();
     const left = await atMielto(fake, user);
     expect(left.length).toBeGreaterThan(0);
     expect(left.length).toBeLessThan(300);

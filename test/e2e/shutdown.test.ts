@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createPrisma } from '../../src/db.js';
 import { startMieltoFake, type MieltoFake } from '../fakes/mielto.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/upstream.js';
 
 /**
@@ -19,17 +19,6 @@ import { waitUntil } from '../helpers/upstream.js';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const MIELTO_KEY = 'mielto-key-shutdown';
 const SLOW_MS = 2500;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('readiness, metrics listener and drain of a running gateway', () => {
   let dir: string;

@@ -29,12 +29,21 @@ export interface GatewayProcess {
   logs(): Record<string, any>[];
   /** SIGTERM, and waits for the exit (SIGKILL after 10 s). */
   stop(): Promise<void>;
+  /** SIGKILL, the way a crash ends it, and waits until it is gone. */
+  kill(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
+
+/** SIGKILLs every gateway process still running (a test's clean-up after a failure half-way). */
+export async function killGatewayProcesses(): Promise<void> {
+  const children = [...running];
+  for (const child of children) child.kill('SIGKILL');
+  await Promise.all(children.map(exited));
+}
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -90,6 +99,10 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       child.kill('SIGTERM');
       await exited(child);
       clearTimeout(kill);
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
     },
   };
 }
