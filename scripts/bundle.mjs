@@ -11,6 +11,7 @@
 //   dist/otel.js stays a file of its own too: bundled, its imports of the SDK would become
 //   imports of the bundle, loaded at every start.
 import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +30,20 @@ await build({
   // pg-native: the optional native driver that `pg` requires only when asked for it.
   external: ['better-sqlite3', 'pg-native', '@prisma/*', 'prisma', '@graphql-yoga/render-graphiql', 'prom-client', '@opentelemetry/*'],
   plugins: [
+    {
+      // One copy of graphql, its ES module build, for every importer (deep imports such as
+      // `graphql/validation/validate` included). Bundled as CommonJS, each of its exports is
+      // reached through a getter, and the executor reads them for every field it resolves.
+      name: 'graphql-esm',
+      setup(build) {
+        const dir = join(root, 'node_modules', 'graphql');
+        build.onResolve({ filter: /^graphql(\/|$)/ }, ({ path }) => {
+          const sub = path.slice('graphql'.length).replace(/\.m?js$/, '');
+          const file = [join(dir, `${sub}.mjs`), join(dir, sub, 'index.mjs')].find((f) => !f.endsWith('/.mjs') && existsSync(f));
+          return file ? { path: file } : undefined;
+        });
+      },
+    },
     {
       name: 'on-demand-modules',
       setup(build) {
