@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client.js';
+import type { SqlQueryable } from '@prisma/driver-adapter-utils';
+import { enableDirectReads, tracked, type ConnectionTracking } from './direct-reads.js';
 import { ReusingPrismaBetterSQLite3 } from './statement-cache.js';
 
 export type { PrismaClient };
@@ -41,14 +43,19 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
   const log = options.onQuery ? [{ emit: 'event' as const, level: 'query' as const }] : [];
   const timeoutMs = config.databaseTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   let prisma: PrismaClient;
+  let connection: ConnectionTracking;
   if (isPostgresUrl(config.databaseUrl)) {
     const adapter = postgresAdapter(config.databaseUrl, timeoutMs, options.logger);
+    connection = adapter;
     prisma = new PostgresPrismaClient({ adapter, log, errorFormat: 'minimal' }) as unknown as PrismaClient;
   } else {
     const file = sqliteFile(config.databaseUrl);
     mkdirSync(dirname(file), { recursive: true });
-    prisma = new PrismaClient({ adapter: new ReusingPrismaBetterSQLite3({ url: file, timeout: timeoutMs }), log, errorFormat: 'minimal' });
+    const adapter = new ReusingPrismaBetterSQLite3({ url: file, timeout: timeoutMs });
+    connection = adapter;
+    prisma = new PrismaClient({ adapter, log, errorFormat: 'minimal' });
   }
+  enableDirectReads(prisma, { adapter: () => connection.connected, onQuery: options.onQuery });
   if (options.onQuery) {
     const onQuery = options.onQuery;
     prisma.$on('query' as never, (event: { query: string; params: string }) => onQuery(event.query, event.params));
@@ -61,8 +68,17 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
   return prisma;
 }
 
-function postgresAdapter(databaseUrl: string, timeoutMs: number, logger: Logger | undefined): PrismaPg {
-  return new PrismaPg(
+/** Prisma's PostgreSQL adapter, remembering its current connection pool for direct reads. */
+class TrackedPrismaPg extends PrismaPg implements ConnectionTracking {
+  connected: SqlQueryable | undefined;
+
+  override async connect() {
+    return tracked(await super.connect(), (current) => (this.connected = current));
+  }
+}
+
+function postgresAdapter(databaseUrl: string, timeoutMs: number, logger: Logger | undefined): TrackedPrismaPg {
+  return new TrackedPrismaPg(
     {
       connectionString: databaseUrl,
       application_name: 'memory-gateway',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError as yogaMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createGraphQLError, createYoga, maskError as yogaMaskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { routingReadWith, type Authenticator, type Principal } from './auth/principal.js';
 import { UpstreamBudget } from './backends/budget.js';
@@ -76,31 +76,60 @@ query RecentMemories {
 
 /**
  * Request ids (the gateway's own, always generated; the client's X-Request-Id, when sane, is
- * kept beside it for correlation), the body size limit for
- * bodies that declare their length (bodies streamed without one are cut off by Yoga's
- * `maxRequestBodySize`), and a readable answer to POST bodies of a media type Yoga cannot parse
- * (Yoga's own is an empty 415).
+ * kept beside it for correlation), the body size limit, and a readable answer to POST bodies of
+ * a media type Yoga cannot parse (Yoga's own is an empty 415).
+ *
+ * The size limit replaces Yoga's `maxRequestBodySize`, which pipes every body through a
+ * counting stream. A body that declares its length is refused before it is read when the length
+ * is over the limit, and otherwise read as it is: Node's parser never reads past a
+ * Content-Length. Only a body streamed without one (chunked) is counted as it arrives.
  */
 function useRequestBasics(maxBodyBytes: number, requestIds: WeakMap<Request, string>): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
       requestIds.set(request, randomUUID());
-      const length = Number(request.headers.get('content-length') ?? 0);
-      if (length > maxBodyBytes) {
-        endResponse(refusal(fetchAPI, 413, `Request body is ${length} bytes; the limit is ${maxBodyBytes}`));
+      const declared = request.headers.get('content-length');
+      if (declared === null) return;
+      if (!/^\d+$/.test(declared)) {
+        endResponse(refusal(fetchAPI, 400, 'Content-Length must be a single non-negative integer'));
+      } else if (Number(declared) > maxBodyBytes) {
+        endResponse(refusal(fetchAPI, 413, `Request body is ${declared} bytes; the limit is ${maxBodyBytes}`));
       }
     },
-    onRequestParse({ request, requestParser, endResponse, fetchAPI }) {
+    onRequestParse({ request, requestParser, setRequestParser, endResponse, fetchAPI }) {
       // Runs after Yoga's built-in parsers have had their chance to claim the request.
-      if (requestParser || request.method !== 'POST') return;
-      const type = request.headers.get('content-type') ?? 'none';
-      endResponse(refusal(fetchAPI, 415, `Unsupported Content-Type ${type}: send the request as application/json`));
+      if (!requestParser) {
+        if (request.method !== 'POST') return;
+        const type = request.headers.get('content-type') ?? 'none';
+        endResponse(refusal(fetchAPI, 415, `Unsupported Content-Type ${type}: send the request as application/json`));
+        return;
+      }
+      if (request.body && !request.headers.has('content-length')) {
+        setRequestParser((streamed) => requestParser(withCountedBody(streamed, maxBodyBytes, fetchAPI)));
+      }
     },
     onResponse({ request, response }) {
       const id = requestIds.get(request);
       if (id) response.headers.set('x-request-id', id);
     },
   };
+}
+
+/** `request` with a body that fails with 413 once more than `limit` bytes have arrived. */
+function withCountedBody(request: Request, limit: number, fetchAPI: { Request: typeof Request; TransformStream: typeof TransformStream }): Request {
+  let received = 0;
+  // A body that is a native stream needs the native TransformStream (the ponyfill's cannot pipe it).
+  const Transform = request.body instanceof ReadableStream ? TransformStream : fetchAPI.TransformStream;
+  const counted = request.body!.pipeThrough(
+    new Transform<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        received += chunk.byteLength;
+        if (received > limit) controller.error(createGraphQLError(`Request body is over the limit of ${limit} bytes`, { extensions: { http: { status: 413 }, code: 'BAD_USER_INPUT' } }));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new fetchAPI.Request(request.url, { method: request.method, headers: request.headers, signal: request.signal, body: counted, duplex: 'half' } as RequestInit);
 }
 
 /** GraphQL's validation "Did you mean …?" hints would spell out field and argument names. */
@@ -191,7 +220,8 @@ export function createServer(deps: ServerDeps): GatewayServer {
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
-    maxRequestBodySize: config.maxBodyBytes,
+    // useRequestBasics enforces config.maxBodyBytes.
+    maxRequestBodySize: false,
     batching: { limit: MAX_BATCH_OPERATIONS },
     cors: corsOptions(config.corsOrigins),
     landingPage: false,

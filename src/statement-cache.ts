@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import type { SqlQueryable } from '@prisma/driver-adapter-utils';
+import { tracked, type ConnectionTracking } from './direct-reads.js';
 
 /** Distinct SQL texts kept compiled per connection; the least recently used goes first. */
 const MAX_STATEMENTS = 256;
@@ -41,9 +43,11 @@ interface BoundStatement {
  * afresh and binds its values to it for good (`bind` works once per statement), so its
  * connection's `prepare` is given statements from a cache with the values passed on each run.
  */
-export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 {
+export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 implements ConnectionTracking {
+  connected: SqlQueryable | undefined;
+
   override async connect() {
-    const adapter = await super.connect();
+    const adapter = tracked(await super.connect(), (current) => (this.connected = current));
     const db = (adapter as unknown as { client: Database.Database }).client;
     const prepare = statementCache(db);
     (db as unknown as { prepare: (sql: string) => { run(): Database.RunResult; bind(args: unknown[]): BoundStatement } }).prepare = (sql) => {

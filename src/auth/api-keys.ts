@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { readRows } from '../direct-reads.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { TenantRow } from '../backends/route.js';
 
 /**
@@ -53,8 +54,8 @@ export function looksLikeApiKey(token: string): boolean {
 /**
  * Returns the key's id and tenant when the token is a valid, unrevoked key, with the tenant's
  * routing row: one statement for both, read fresh on every request (a key revoked or a routing
- * changed by another process counts from the next request), and a raw one, which skips the
- * query compiler that a `findUnique` costs on every call (bench/README.md, row 1).
+ * changed by another process counts from the next request), sent to the driver adapter directly
+ * (src/direct-reads.ts).
  */
 export async function verifyApiKey(
   prisma: PrismaClient,
@@ -63,11 +64,14 @@ export async function verifyApiKey(
   const match = KEY_PATTERN.exec(token);
   if (!match) return null;
   const [, id, secret] = match as unknown as [string, string, string];
-  const [row] = await prisma.$queryRaw<(TenantRow & { tenantId: string; secretHash: string; revokedAt: unknown })[]>`
+  const [row] = await readRows<TenantRow & { tenantId: string; secretHash: string; revokedAt: unknown }>(
+    prisma,
+    Prisma.sql`
     SELECT k."tenantId", k."secretHash", k."revokedAt",
            t."userEventsBackend", t."userMemoriesBackend", t."memoriesBackend", t."sealedSettings"
     FROM "ApiKey" k LEFT JOIN "Tenant" t ON t."id" = k."tenantId"
-    WHERE k."id" = ${id}`;
+    WHERE k."id" = ${id}`,
+  );
   if (!row || row.revokedAt) return null;
   const expected = Buffer.from(row.secretHash, 'hex');
   const actual = Buffer.from(hashSecret(secret), 'hex');

@@ -1,3 +1,4 @@
+import { readRows } from '../../direct-reads.js';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { toConnection, type TimeKey } from '../cursor.js';
 import type { Connection } from '../types.js';
@@ -24,21 +25,25 @@ export function newestPerUser<Row>(
   const keyset = after
     ? Prisma.sql`AND "createdAt" <= ${new Date(after.t)} AND ("createdAt" < ${new Date(after.t)} OR ("createdAt" = ${new Date(after.t)} AND "id" < ${after.id}))`
     : Prisma.empty;
-  return prisma.$queryRaw<Row[]>`
+  return readRows<Row>(
+    prisma,
+    Prisma.sql`
     SELECT * FROM (
       SELECT t.*, ROW_NUMBER() OVER (PARTITION BY "userId" ORDER BY "createdAt" DESC, "id" DESC) AS "position"
       FROM ${from} t
       WHERE "tenantId" = ${tenantId} AND "userId" IN (${Prisma.join(userIds)}) ${keyset}
     ) ranked
     WHERE "position" <= ${take}
-    ORDER BY "userId", "position"`;
+    ORDER BY "userId", "position"`,
+  );
 }
 
 /**
  * One page of a tenant's rows (or of one user's, or one workspace's), newest first: what a
  * `findMany` with `afterTimeKey` asks, as one raw statement. A list is the hottest query there
  * is, and a raw one skips the query compiler that a `findMany` runs on every call (about half
- * a millisecond of CPU each, bench/README.md row 1). Rows come back as `findMany` returns them.
+ * a millisecond of CPU each, bench/README.md row 1), sent to the driver adapter directly
+ * (src/direct-reads.ts). Rows come back as `findMany` returns them.
  */
 export function newestRows<Row>(
   prisma: PrismaClient,
@@ -54,11 +59,14 @@ export function newestRows<Row>(
   const keyset = after
     ? Prisma.sql`AND "createdAt" <= ${new Date(after.t)} AND ("createdAt" < ${new Date(after.t)} OR ("createdAt" = ${new Date(after.t)} AND "id" < ${after.id}))`
     : Prisma.empty;
-  return prisma.$queryRaw<Row[]>`
+  return readRows<Row>(
+    prisma,
+    Prisma.sql`
     SELECT * FROM ${from}
     WHERE "tenantId" = ${tenantId} ${conditions.length ? Prisma.join(conditions, ' ') : Prisma.empty} ${keyset}
     ORDER BY "createdAt" DESC, "id" DESC
-    LIMIT ${take}`;
+    LIMIT ${take}`,
+  );
 }
 
 /** Splits rows of many users into one connection per user, in the order of `userIds`. */
