@@ -16,6 +16,7 @@ import { createUserListLoaders } from './loaders.js';
 import { corsOptions } from './cors.js';
 import { MAX_BATCH_OPERATIONS, refusal, type RateClass } from './limits.js';
 import { useAuthentication } from './plugins/use-authentication.js';
+import { useCompiledExecution } from './plugins/use-compiled-execution.js';
 import { useDocumentLimits } from './plugins/use-document-limits.js';
 import { useEntityLimit } from './plugins/use-entity-limit.js';
 import { useGraphiQLPage } from './plugins/use-graphiql-page.js';
@@ -269,6 +270,7 @@ export function createServer(deps: ServerDeps): GatewayServer {
         },
         principalOf: (request) => principals.get(request),
       }),
+      ...useCompiledExecution(),
       useErrorCodes(isDev),
       telemetry.useTelemetryEnd(),
     ],
