@@ -36,6 +36,15 @@ export function useDocumentLimits(limits: Config['queryLimits']): Plugin {
     }
   };
 
+  // Built once: a rule makes a fresh visitor for each validation and keeps no state of its own.
+  const rules = [
+    // Depth counts fields only (fragments do not add a level); introspection's own nesting is exempt.
+    maxDepthRule({ ...armor, n: limits.depth, ignoreIntrospection: true, flattenFragments: true }),
+    // Every alias counts, `__typename` ones included (graphql-armor exempts them by default).
+    maxAliasesRule({ ...armor, n: limits.aliases, allowList: [] }),
+    valueDepthRule(MAX_VALUE_DEPTH),
+  ];
+
   const costs = new WeakMap<GraphQLSchema, ReturnType<typeof costCache>>();
   const costOf = (schema: GraphQLSchema) => {
     let cost = costs.get(schema);
@@ -48,11 +57,7 @@ export function useDocumentLimits(limits: Config['queryLimits']): Plugin {
       setParseFn(parseWithLimit);
     },
     onValidate({ addValidationRule }) {
-      // Depth counts fields only (fragments do not add a level); introspection's own nesting is exempt.
-      addValidationRule(maxDepthRule({ ...armor, n: limits.depth, ignoreIntrospection: true, flattenFragments: true }));
-      // Every alias counts, `__typename` ones included (graphql-armor exempts them by default).
-      addValidationRule(maxAliasesRule({ ...armor, n: limits.aliases, allowList: [] }));
-      addValidationRule(valueDepthRule(MAX_VALUE_DEPTH));
+      for (const rule of rules) addValidationRule(rule);
     },
     onExecute({ args, setResultAndStopExecution }) {
       let cost: number;
