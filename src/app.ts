@@ -11,7 +11,7 @@ import { createStoreRouter, type ProviderFactories } from './backends/route.js';
 import { createEventBus, type EventBus } from './bus.js';
 import type { Config } from './config.js';
 import { createPrisma, type CreatePrismaOptions } from './db.js';
-import { inFlightLimitMs, prismaLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
+import { inFlightLimitMs, postgresLocalDeletes, sqliteLocalDeletes, startDeleteRecovery } from './deletes.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createPrometheusMetrics, metricsOff, type PrometheusMetrics } from './metrics.js';
 import { createPrivacyServices, type PrivacyDeps, type PrivacyServices } from './privacy/services.js';
@@ -58,7 +58,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const secret = config.gatewaySecret;
   const localDeletes = config.databaseUrl.startsWith('file:')
     ? sqliteLocalDeletes(config.databaseUrl, { onQuery: options.onQuery && ((sql) => options.onQuery!(sql, '[]')) })
-    : prismaLocalDeletes(prisma);
+    : postgresLocalDeletes(prisma);
   const router = createStoreRouter({
     config,
     prisma,

@@ -43,11 +43,24 @@ export function enableDirectReads(prisma: PrismaClient, source: DirectReadSource
   sources.set(prisma, source);
 }
 
+/**
+ * The adapter `prisma` is connected through (connecting it first when it has not yet sent a
+ * statement), and the hook that sees its statements; undefined for a client db.ts did not build.
+ */
+export async function adapterOf(prisma: PrismaClient): Promise<{ adapter: SqlQueryable; onQuery?: DirectReadSource['onQuery'] } | undefined> {
+  const source = sources.get(prisma);
+  if (!source) return undefined;
+  if (!source.adapter()) await prisma.$connect();
+  const adapter = source.adapter();
+  return adapter && { adapter, onQuery: source.onQuery };
+}
+
 /** What the adapter expects for each value of a `Prisma.sql` statement, converted like the client converts it. */
-function argumentOf(value: unknown): { arg: unknown; type: ArgType } {
+export function argumentOf(value: unknown): { arg: unknown; type: ArgType } {
   if (value instanceof Date) return { arg: value.toISOString(), type: { scalarType: 'datetime', arity: 'scalar' } };
   if (typeof value === 'number') return { arg: value, type: { scalarType: Number.isInteger(value) ? 'int' : 'float', arity: 'scalar' } };
   if (typeof value === 'string') return { arg: value, type: { scalarType: 'string', arity: 'scalar' } };
+  if (Array.isArray(value)) return { arg: value, type: { scalarType: 'string', arity: 'list' } };
   return { arg: value ?? null, type: { scalarType: 'unknown', arity: 'scalar' } };
 }
 
