@@ -110,10 +110,14 @@ export function processStats(pid: number): { cpuMs: number; rssMb: number } {
   return { cpuMs: ticks * 10, rssMb: Number(rss?.[1] ?? NaN) / 1024 };
 }
 
-/** The flags `npm start` gives Node (package.json's `start` script), so that the bench runs the same process. */
-function startFlags(): string[] {
+/** The environment and flags `npm start` gives Node (package.json's `start` script), so that the bench runs the same process. */
+function startCommand(): { env: Record<string, string>; flags: string[] } {
   const { scripts } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
-  return [...scripts.start.matchAll(/\s(--[\w-]+(?:=\S+)?)/g)].map((match) => match[1]!);
+  const [assignments = '', command = ''] = scripts.start.split(/\bexec\b/);
+  return {
+    env: Object.fromEntries([...assignments.matchAll(/([A-Z_]+)=(\S+)/g)].map((match) => [match[1]!, match[2]!])),
+    flags: [...command.matchAll(/\s(--[\w-]+(?:=\S+)?)/g)].map((match) => match[1]!),
+  };
 }
 
 export interface GatewayProcess {
@@ -127,7 +131,8 @@ export interface GatewayProcess {
  * process of its own, so its CPU time and memory are its own. `env` is its whole environment.
  */
 export async function startGatewayProcess(entry: string, env: Record<string, string>, port: number): Promise<GatewayProcess> {
-  const child: ChildProcess = spawn(process.execPath, [...startFlags(), entry], { env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const start = startCommand();
+  const child: ChildProcess = spawn(process.execPath, [...start.flags, entry], { env: { ...start.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const url = `http://127.0.0.1:${port}`;
