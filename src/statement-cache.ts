@@ -28,6 +28,27 @@ export function statementCache(db: Database.Database): (sql: string) => Database
 }
 
 /**
+ * `statement.columns()`, read once per statement: better-sqlite3 builds the descriptions afresh on
+ * every call, and Prisma's adapter asks for them with every read. They change only with the
+ * schema, so all of them are read again once `PRAGMA schema_version` moves (a migration).
+ */
+function columnCache(db: Database.Database): (statement: Database.Statement) => Database.ColumnDefinition[] {
+  const version = db.prepare('PRAGMA schema_version').pluck();
+  let known = version.get();
+  let columns = new WeakMap<Database.Statement, Database.ColumnDefinition[]>();
+  return (statement) => {
+    const current = version.get();
+    if (current !== known) {
+      known = current;
+      columns = new WeakMap();
+    }
+    let found = columns.get(statement);
+    if (!found) columns.set(statement, (found = statement.columns()));
+    return found;
+  };
+}
+
+/**
  * The part of a statement Prisma's SQLite adapter uses (6.19: `prepare(sql).bind(args)`, then
  * `reader`, `run()`, `columns()` and `raw().all()`; `prepare('BEGIN').run()`).
  */
@@ -50,6 +71,7 @@ export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 implements C
     const adapter = tracked(await super.connect(), (current) => (this.connected = current));
     const db = (adapter as unknown as { client: Database.Database }).client;
     const prepare = statementCache(db);
+    const columnsOf = columnCache(db);
     (db as unknown as { prepare: (sql: string) => { run(): Database.RunResult; bind(args: unknown[]): BoundStatement } }).prepare = (sql) => {
       const statement = prepare(sql);
       return {
@@ -57,7 +79,7 @@ export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 implements C
         bind: (args) => ({
           reader: statement.reader,
           run: () => statement.run(args),
-          columns: () => statement.columns(),
+          columns: () => columnsOf(statement),
           raw: () => ({ all: () => statement.raw(true).all(args) }),
         }),
       };
