@@ -274,8 +274,8 @@ export class UpstreamPool {
   }
 
   private breakerFor(connection: UpstreamConnection, breakerScope?: string): Breaker {
-    // A scope from route.ts names the credential by its hash already; the default one holds the
-    // credential itself, which is not kept as a map key.
+    // A scope from scopedClients (providers.ts) names the credential by its hash already; the
+    // default one holds the credential itself, which is not kept as a map key.
     const key =
       breakerScope !== undefined
         ? `${connection.provider}:${breakerScope}`
