@@ -20,12 +20,13 @@ export interface ScopeClaims {
 }
 
 export function createScopeClaims(prisma: PrismaClient, options: { allowShared: boolean; logger: Logger }): ScopeClaims {
+  /** By the scope's identity (which holds a credential only as a hash): no hashing per request. */
   const owners = new Map<string, string>();
 
   async function ownerOf(scope: UpstreamScope, tenantId: string): Promise<string> {
-    const key = createHash('sha256').update(scope.identity).digest('hex');
-    const known = owners.get(key);
+    const known = owners.get(scope.identity);
     if (known) return known;
+    const key = createHash('sha256').update(scope.identity).digest('hex');
     let row = await prisma.upstreamScopeClaim.findUnique({ where: { scope: key }, select: { tenantId: true } });
     if (!row) {
       try {
@@ -38,7 +39,7 @@ export function createScopeClaims(prisma: PrismaClient, options: { allowShared: 
         row = await prisma.upstreamScopeClaim.findUniqueOrThrow({ where: { scope: key }, select: { tenantId: true } });
       }
     }
-    owners.set(key, row.tenantId);
+    owners.set(scope.identity, row.tenantId);
     return row.tenantId;
   }
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
-import { Agent, request as undiciRequest, errors as undiciErrors } from 'undici';
+import { Pool, errors as undiciErrors } from 'undici';
 import { AppError, notFound } from '../errors.js';
 import { metricsOff, type Metrics, type UpstreamOutcome } from '../metrics.js';
 
@@ -149,12 +150,57 @@ export function pathSegment(value: string, what: string): string {
   return encodeURIComponent(value);
 }
 
-function buildUrl(base: string, path: string, query?: Record<string, QueryValue>): string {
+function buildUrl(base: string, path: string, query?: Record<string, QueryValue>): URL {
   const url = new URL(base.replace(/\/+$/, '') + path);
-  for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+  if (query) {
+    for (const key in query) {
+      const value = query[key];
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
   }
-  return url.toString();
+  return url;
+}
+
+/**
+ * What ends one attempt early: its deadline or the caller's signal. An EventEmitter, which undici
+ * accepts as a signal, rather than `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: those two
+ * cost about 0.2 ms of CPU per call (measured against the Mielto fake), more than the rest of
+ * the client's own work. `timedOut` tells the two causes apart.
+ */
+class AttemptSignal extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+  timedOut = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onCallerAbort?: () => void;
+
+  constructor(
+    timeoutMs: number,
+    private readonly caller?: AbortSignal,
+  ) {
+    super();
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }, timeoutMs);
+    if (caller) {
+      if (caller.aborted) this.abort(caller.reason);
+      else caller.addEventListener('abort', (this.onCallerAbort = () => this.abort(caller.reason)), { once: true });
+    }
+  }
+
+  private abort(reason: unknown) {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+
+  /** The attempt is over: no timer or listener outlives it. */
+  dispose() {
+    clearTimeout(this.timer);
+    if (this.onCallerAbort) this.caller!.removeEventListener('abort', this.onCallerAbort);
+  }
 }
 
 /** A failure worth another attempt, with what the retry loop needs to decide. */
@@ -192,7 +238,11 @@ interface Breaker {
  * else.
  */
 export class UpstreamPool {
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 64 });
+  /**
+   * One connection pool per origin. What an undici Agent does, without its dispatch layer
+   * (about 0.2 ms of CPU per call against the Mielto fake).
+   */
+  private readonly pools = new Map<string, Pool>();
   private readonly breakers = new Map<string, Breaker>();
 
   constructor(
@@ -212,12 +262,24 @@ export class UpstreamPool {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  private poolFor(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (!pool) this.pools.set(origin, (pool = new Pool(origin, { keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connections: 64 })));
+    return pool;
   }
 
   private breakerFor(connection: UpstreamConnection, breakerScope?: string): Breaker {
-    const scope = breakerScope ?? JSON.stringify([connection.baseUrl, connection.headers]);
-    const key = `${connection.provider}:${createHash('sha256').update(scope).digest('hex').slice(0, 16)}`;
+    // A scope from scopedClients (providers.ts) names the credential by its hash already; the
+    // default one holds the credential itself, which is not kept as a map key.
+    const key =
+      breakerScope !== undefined
+        ? `${connection.provider}:${breakerScope}`
+        : `${connection.provider}:${createHash('sha256').update(JSON.stringify([connection.baseUrl, connection.headers])).digest('hex').slice(0, 16)}`;
     let breaker = this.breakers.get(key);
     if (!breaker) {
       const policy = circuitBreaker(handleWhen(countsAgainstProvider), {
@@ -307,8 +369,7 @@ export class UpstreamPool {
   ): Promise<Omit<UpstreamResponse, 'mayHaveApplied' | 'attempts'>> {
     const { provider } = connection;
     const url = buildUrl(connection.baseUrl, req.path, req.query);
-    const timeout = AbortSignal.timeout(connection.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const signal = new AttemptSignal(connection.timeoutMs, req.signal);
     const started = Date.now();
     const watch = this.watch(connection, req, attempt, observer);
     const headers: Record<string, string> = { accept: 'application/json', ...connection.headers, ...req.headers, ...watch.headers };
@@ -318,24 +379,26 @@ export class UpstreamPool {
     let responseHeaders: Record<string, string>;
     let text: string;
     try {
-      const res = await undiciRequest(url, {
+      const res = await this.poolFor(url.origin).request({
+        path: url.pathname + url.search,
         method: req.method,
         headers,
         body: req.body === undefined ? undefined : JSON.stringify(req.body),
         signal,
-        dispatcher: this.agent,
       });
       status = res.statusCode;
-      responseHeaders = Object.fromEntries(
-        Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
-      );
-      text = await readLimited(res.body, MAX_BODY_BYTES, provider, status);
+      responseHeaders = {};
+      for (const name in res.headers) {
+        const value = res.headers[name];
+        responseHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value ?? '');
+      }
+      text = await readLimited(res.body, responseHeaders['content-length'], MAX_BODY_BYTES, provider, status);
     } catch (error) {
       if (req.signal?.aborted) {
         watch.done('canceled', status);
         throw req.signal.reason ?? error;
       }
-      if (timeout.aborted) {
+      if (signal.timedOut) {
         watch.done('timeout', status);
         this.logger.warn({ provider, method: req.method, path: req.path, attempt, ms: Date.now() - started }, 'upstream call timed out');
         const timedOut = new AppError('UPSTREAM_TIMEOUT', `${provider} did not answer within ${connection.timeoutMs} ms`, { provider });
@@ -356,6 +419,8 @@ export class UpstreamPool {
         throw new RetryableFailure(new AppError('UPSTREAM_UNAVAILABLE', `${provider} could not be reached`, { provider }), !refused, refused);
       }
       throw error;
+    } finally {
+      signal.dispose();
     }
 
     watch.done(statusClass(status), status);
@@ -384,7 +449,20 @@ export class UpstreamPool {
   }
 }
 
-async function readLimited(body: AsyncIterable<Buffer | Uint8Array>, limit: number, provider: ProviderName, status: number): Promise<string> {
+type ResponseBody = AsyncIterable<Buffer | Uint8Array> & { bytes(): Promise<Uint8Array>; destroy(): unknown };
+
+async function readLimited(body: ResponseBody, contentLength: string | undefined, limit: number, provider: ProviderName, status: number): Promise<string> {
+  const declared = contentLength === undefined ? NaN : Number(contentLength);
+  if (declared > limit) {
+    body.destroy();
+    throw new AppError('UPSTREAM_ERROR', `${provider} sent a response that is too large`, { provider, upstreamStatus: status });
+  }
+  if (declared >= 0) {
+    // The length is known and allowed, and undici fails a body that does not match it: read it
+    // whole (cheaper than iterating its chunks).
+    const bytes = await body.bytes();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

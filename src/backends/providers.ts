@@ -163,7 +163,6 @@ export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
   return (input, upstream) => {
     const client = pool.client(upstream.connection, `${input.tenantId}\0${upstream.scope.identity}`, input.observer);
     const { provider, baseUrl, headers } = upstream.connection;
-    const gated = { provider, credential: fingerprint(`${baseUrl}\0${headers.authorization}`), scope: fingerprint(upstream.scope.identity) };
     let claimed: Promise<void> | undefined;
     return dedupePerRequest({
       provider: client.provider,
@@ -171,17 +170,58 @@ export function scopedClients(pool: UpstreamPool): ScopedClientFactory {
         await (claimed ??= input.claim(upstream.scope));
         input.budget.spend(upstream.scope.provider);
         if (!input.gate) return client.request(req);
-        return input.gate.run({ ...gated, method: req.method, path: req.path }, () => client.request(req));
+        const call = { provider, credential: fingerprint(`${baseUrl}\0${headers.authorization}`), scope: fingerprint(upstream.scope.identity), method: req.method, path: req.path };
+        return input.gate.run(call, () => client.request(req));
       },
     });
   };
 }
 
+/** Distinct settings remembered per process; past it the memory starts over (tenants are few, settings change rarely). */
+const MAX_REMEMBERED_SETTINGS = 1000;
+
+/**
+ * `resolveUpstream` and `mieltoWorkspaces` remembered per provider, partition and settings: they
+ * depend on nothing else (the configuration is fixed for the process), and every proxied request
+ * would otherwise parse the URL and hash the credential again.
+ */
+class ResolvedUpstreams {
+  private readonly upstreams = new Map<string, ResolvedUpstream>();
+  private readonly mielto = new Map<string, { fallback?: string; allowed: Set<string> }>();
+
+  constructor(private readonly config: Pick<Config, 'providers'>) {}
+
+  get(provider: ProviderName, settings: Settings, partition?: string): ResolvedUpstream {
+    const key = `${provider}\0${partition ?? ''}\0${JSON.stringify(settings)}`;
+    let upstream = this.upstreams.get(key);
+    if (!upstream) {
+      upstream = resolveUpstream(this.config, provider, settings, partition);
+      remember(this.upstreams, key, upstream);
+    }
+    return upstream;
+  }
+
+  workspaces(settings: Settings): { fallback?: string; allowed: Set<string> } {
+    const key = JSON.stringify(settings);
+    let workspaces = this.mielto.get(key);
+    if (!workspaces) {
+      workspaces = mieltoWorkspaces(this.config, settings);
+      remember(this.mielto, key, workspaces);
+    }
+    return workspaces;
+  }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V) {
+  if (map.size >= MAX_REMEMBERED_SETTINGS) map.clear();
+  map.set(key, value);
+}
+
 /** The provider adapters, wired to the shared upstream pool. */
 export function providerFactories(config: Pick<Config, 'providers'>, pool: UpstreamPool): ProviderFactories {
   const scoped = scopedClients(pool);
-  const client = (provider: ProviderName, input: StoreFactoryInput, partition?: string) =>
-    scoped(input, resolveUpstream(config, provider, input.settings, partition));
+  const resolved = new ResolvedUpstreams(config);
+  const client = (provider: ProviderName, input: StoreFactoryInput, partition?: string) => scoped(input, resolved.get(provider, input.settings, partition));
   return {
     userEvents: {
       memobase: (input) => memobaseUserEventStore(client('memobase', input)),
@@ -189,7 +229,7 @@ export function providerFactories(config: Pick<Config, 'providers'>, pool: Upstr
     userMemories: {
       datagrid: (input) => datagridUserMemoryStore(client('datagrid', input)),
       cortex: (input) => {
-        const upstream = resolveUpstream(config, 'cortex', input.settings);
+        const upstream = resolved.get('cortex', input.settings);
         const tenantId = upstream.partition;
         if (!tenantId) throw notConfigured('cortex', 'tenant id');
         const paths = (input.settings['cortex.paths'] ?? config.providers.cortex.paths) as 'user_memory' | 'memories';
@@ -198,7 +238,7 @@ export function providerFactories(config: Pick<Config, 'providers'>, pool: Upstr
     },
     memories: {
       mielto: (input) => {
-        const { fallback, allowed } = mieltoWorkspaces(config, input.settings);
+        const { fallback, allowed } = resolved.workspaces(input.settings);
         const clients = new Map<string, UpstreamClient>();
         return mieltoMemoryStore((workspaceId) => {
           const ws = workspaceId ?? fallback;

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { pathSegment, unexpectedStatus, type UpstreamClient, type UpstreamResponse } from '../http.js';
 import type { CallOptions, Connection, JsonValue, MemoryDTO, MemoryStore } from '../types.js';
-import { MieltoCreateResponse, MieltoDeleteResponse, MieltoMemory, MieltoMemoryList } from './schemas.js';
+import { listPage, MieltoCreateResponse, MieltoDeleteResponse, MieltoMemory, MieltoMemoryList } from './schemas.js';
 
 /**
  * Mielto memories (../shared/upstreams/README.md §4). Paths are relative to `<MIELTO_URL>/api/v1`
@@ -142,7 +142,7 @@ export function mieltoMemoryStore(clientFor: (workspaceId: string | null | undef
           continue;
         }
         if (response.status !== 200) throw unexpectedStatus('mielto', response);
-        const page = parse(MieltoMemoryList, response);
+        const page = listPage(parse(MieltoMemoryList, response));
         const nodes = page.items.map(toDTO);
         // A next_cursor equal to the one sent would read the same page forever: treat it as the end.
         const more = page.hasMore && page.nextCursor !== null && page.nextCursor !== cursor;
