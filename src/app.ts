@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { redisRateLimitStores } from './rate-limit.js';
 import { createRedisClient } from './redis.js';
 import type { Logger } from 'pino';
+import { authFreshness } from './auth/freshness.js';
 import { createAuthenticator } from './auth/principal.js';
 import { createScopeClaims } from './backends/claims.js';
 import { UpstreamPool } from './backends/http.js';
@@ -47,6 +48,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const metrics = config.metricsPort === undefined ? undefined : await createPrometheusMetrics();
   const tracer = await createTracer(config, logger);
   const readiness = createReadiness(prisma, config.databaseUrl);
+  // Verified API keys are served from memory while the database says keys and tenants are unchanged.
+  const freshness = authFreshness(config.databaseUrl, logger);
   const pool = new UpstreamPool(config.upstream, logger, metrics ?? metricsOff);
   const bus = createEventBus(config, logger);
   // With REDIS_URL the rate-limit counts are shared by every instance.
@@ -75,7 +78,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     metrics: metrics ?? metricsOff,
     tracer,
     readiness,
-    authenticator: createAuthenticator(config, prisma, logger),
+    authenticator: createAuthenticator(config, prisma, logger, freshness),
     localDeletes,
     router,
     rateLimitStores: rateLimitRedis ? redisRateLimitStores(rateLimitRedis, config.rateLimits) : undefined,
@@ -103,6 +106,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // Spans still buffered are exported before the process goes.
       await tracer.shutdown();
       await bus.close();
+      await freshness.close();
       rateLimitRedis?.disconnect();
       await prisma.$disconnect();
     },

@@ -55,7 +55,7 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
     connection = adapter;
     prisma = new PrismaClient({ adapter, log, errorFormat: 'minimal' });
   }
-  enableDirectReads(prisma, { adapter: () => connection.connected, onQuery: options.onQuery });
+  enableDirectReads(prisma, { provider: isPostgresUrl(config.databaseUrl) ? 'postgres' : 'sqlite', adapter: () => connection.connected, onQuery: options.onQuery });
   if (options.onQuery) {
     const onQuery = options.onQuery;
     prisma.$on('query' as never, (event: { query: string; params: string }) => onQuery(event.query, event.params));

@@ -15,6 +15,7 @@ import type { Prisma, PrismaClient } from './generated/prisma/client.js';
 
 /** The adapter a client connected with, and who wants to see its statements. */
 export interface DirectReadSource {
+  provider: 'sqlite' | 'postgres';
   /** The adapter of the client's current connection; undefined before it connects. */
   adapter(): SqlQueryable | undefined;
   onQuery?: (sql: string, params: string) => void;
@@ -42,6 +43,9 @@ export function tracked<Adapter extends SqlQueryable & { dispose(): Promise<void
 export function enableDirectReads(prisma: PrismaClient, source: DirectReadSource): void {
   sources.set(prisma, source);
 }
+
+/** The database `prisma` was built for by db.ts (undefined for another client). */
+export const directProvider = (prisma: PrismaClient): DirectReadSource['provider'] | undefined => sources.get(prisma)?.provider;
 
 /**
  * The adapter `prisma` is connected through (connecting it first when it has not yet sent a

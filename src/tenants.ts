@@ -3,6 +3,7 @@ import { PROVIDER_SETTINGS } from './backends/settings.js';
 import { MEMORY_BACKENDS, USER_EVENT_BACKENDS, USER_MEMORY_BACKENDS, type Config } from './config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { isLegacySealed, open, resealLegacy, seal } from './secrets.js';
+import { authChanged } from './auth/freshness.js';
 
 export interface TenantChanges {
   userEvents?: string;
@@ -81,11 +82,15 @@ export async function setTenant(prisma: PrismaClient, config: Pick<Config, 'gate
     }
     sealedSettings = Object.keys(current).length ? seal(secret, id, current) : null;
   }
-  await prisma.tenant.upsert({
-    where: { id },
-    create: { id, ...routing, ...jwtColumns, sealedSettings },
-    update: { ...routing, ...jwtColumns, sealedSettings },
-  });
+  await prisma.$transaction([
+    prisma.tenant.upsert({
+      where: { id },
+      create: { id, ...routing, ...jwtColumns, sealedSettings },
+      update: { ...routing, ...jwtColumns, sealedSettings },
+    }),
+    // Every instance serves the tenant's routing from memory until told (src/auth/freshness.ts).
+    ...authChanged(prisma),
+  ]);
   return describeTenant(prisma, config, id);
 }
 
@@ -140,10 +145,13 @@ function openStored(secret: string, tenantId: string, sealed: string): Record<st
 export async function resealLegacySettings(prisma: PrismaClient, secret: string): Promise<number> {
   const rows = await prisma.tenant.findMany({ where: { sealedSettings: { startsWith: 'v1.' } }, select: { id: true, sealedSettings: true } });
   for (const row of rows) {
-    await prisma.tenant.updateMany({
-      where: { id: row.id, sealedSettings: row.sealedSettings },
-      data: { sealedSettings: resealLegacy(secret, row.id, row.sealedSettings!) },
-    });
+    await prisma.$transaction([
+      prisma.tenant.updateMany({
+        where: { id: row.id, sealedSettings: row.sealedSettings },
+        data: { sealedSettings: resealLegacy(secret, row.id, row.sealedSettings!) },
+      }),
+      ...authChanged(prisma),
+    ]);
   }
   return rows.length;
 }

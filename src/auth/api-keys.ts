@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readRows } from '../direct-reads.js';
+import { authChanged } from './freshness.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import type { TenantRow } from '../backends/route.js';
 
@@ -29,14 +30,19 @@ export async function createApiKey(prisma: PrismaClient, tenantId: string, label
   await prisma.$transaction([
     prisma.tenant.upsert({ where: { id: tenantId }, create: { id: tenantId }, update: {} }),
     prisma.apiKey.create({ data: { id, tenantId, secretHash: hashSecret(secret), label: label ?? null } }),
+    ...authChanged(prisma),
   ]);
   return { id, key: `mgw_${id}_${secret}`, tenant: tenantId };
 }
 
 /** Revokes a key by id; returns false when no such active key exists. */
 export async function revokeApiKey(prisma: PrismaClient, keyId: string): Promise<boolean> {
-  const result = await prisma.apiKey.updateMany({ where: { id: keyId, revokedAt: null }, data: { revokedAt: new Date() } });
-  return result.count > 0;
+  const [result] = await prisma.$transaction([
+    prisma.apiKey.updateMany({ where: { id: keyId, revokedAt: null }, data: { revokedAt: new Date() } }),
+    // Every instance serves this key from memory until told (src/auth/freshness.ts).
+    ...authChanged(prisma),
+  ]);
+  return (result as { count: number }).count > 0;
 }
 
 export async function listApiKeys(prisma: PrismaClient, tenantId?: string) {
@@ -53,9 +59,9 @@ export function looksLikeApiKey(token: string): boolean {
 
 /**
  * Returns the key's id and tenant when the token is a valid, unrevoked key, with the tenant's
- * routing row: one statement for both, read fresh on every request (a key revoked or a routing
- * changed by another process counts from the next request), sent to the driver adapter directly
- * (src/direct-reads.ts).
+ * routing row: one statement for both, sent to the driver adapter directly (src/direct-reads.ts).
+ * The authenticator keeps the answer while the database says keys and tenants are unchanged
+ * (src/auth/freshness.ts).
  */
 export async function verifyApiKey(
   prisma: PrismaClient,

@@ -5,6 +5,12 @@ import { unauthenticated } from '../errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { TenantRow } from '../backends/route.js';
 import { looksLikeApiKey, verifyApiKey } from './api-keys.js';
+import type { AuthFreshness } from './freshness.js';
+
+/** Verified API keys kept per process; past it the oldest goes first. */
+const MAX_CACHED_KEYS = 10_000;
+
+type VerifiedKey = NonNullable<Awaited<ReturnType<typeof verifyApiKey>>>;
 
 /** Who is calling: a tenant API key (acts for any user of its tenant) or an end user's JWT. */
 export type Principal =
@@ -33,7 +39,24 @@ export const defaultJwksUrl = (issuer: string) => `${issuer.replace(/\/+$/, '')}
  * (`tenants set --jwt-issuer`) accepts only that issuer's tokens, verified with its keys; the
  * gateway-wide JWT_SECRET / JWT_JWKS_URL tokens cannot name it.
  */
-export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaClient, logger?: Logger): Authenticator {
+export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaClient, logger?: Logger, freshness?: AuthFreshness): Authenticator {
+  // Keys that verified, by the whole token (a wrong secret is never kept), with the version of
+  // the database they were read at: served again only while that version holds.
+  const verified = new Map<string, { version: number; key: VerifiedKey }>();
+  const verifyKey = async (token: string): Promise<VerifiedKey | null> => {
+    // Read before the key: a change committed during the read leaves the entry stale at once.
+    const version = freshness?.version();
+    const cached = version === undefined ? undefined : verified.get(token);
+    if (cached && cached.version === version) return cached.key;
+    const key = await verifyApiKey(prisma, token);
+    if (!key || version === undefined) {
+      verified.delete(token);
+      return key;
+    }
+    if (verified.size >= MAX_CACHED_KEYS && !verified.has(token)) verified.delete(verified.keys().next().value!);
+    verified.set(token, { version, key });
+    return key;
+  };
   const jwt = config.jwt;
   let globalKey: Uint8Array | JWTVerifyGetKey | undefined;
   if (jwt?.secret) globalKey = new TextEncoder().encode(jwt.secret);
@@ -60,7 +83,7 @@ export function createAuthenticator(config: Pick<Config, 'jwt'>, prisma: PrismaC
       const token = match[1]!;
 
       if (looksLikeApiKey(token)) {
-        const key = await verifyApiKey(prisma, token);
+        const key = await verifyKey(token);
         if (!key) throw unauthenticated('Invalid or revoked API key');
         const principal: Principal = { kind: 'tenant-key', tenantId: key.tenantId, keyId: key.keyId };
         routingRows.set(principal, key.tenant);
