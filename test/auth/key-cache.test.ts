@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
 import { createPrisma, type PrismaClient } from '../../src/db.js';
 import { setTenant } from '../../src/tenants.js';
-import { STORES, testDatabase, type TestDatabase, type TestStore } from '../helpers/databases.js';
+import { STORES, testDatabase, type TestStore } from '../helpers/databases.js';
+import type { TestDatabase } from '../helpers/postgres.js';
 import { dataOf, errorOf, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 /**
