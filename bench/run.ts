@@ -284,7 +284,7 @@ async function memoryRow(gateway: GatewayProcess, list: Target) {
   rows.push({
     section: '6 SQLite',
     measure: `RSS after warm-up → after ${fmt(half)} → after ${fmt(PLAN.memoryRequests)} list requests`,
-    gateway: `${fmt(warm.rssMb)} → ${fmt(middle.rssMb)} → ${fmt(end.rssMb)} MB`,
+    gateway: `${fmt(warm.rssMb, 1)} → ${fmt(middle.rssMb, 1)} → ${fmt(end.rssMb, 1)} MB`,
     baseline: '',
     result: `growth in the second half ${fmt(growth, 1)} MB`,
     target: '≤ 150 MB, no growth',
