@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { PrismaClient as PostgresPrismaClient } from './generated/prisma-pg/client.js';
-import type { SqlQueryable } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { enableDirectReads, tracked, type ConnectionTracking } from './direct-reads.js';
 import { ReusingPrismaBetterSQLite3 } from './statement-cache.js';
 
@@ -42,9 +42,10 @@ export function sqliteFile(databaseUrl: string): string {
 export async function createPrisma(config: DatabaseConfig, options: CreatePrismaOptions = {}): Promise<PrismaClient> {
   const log = options.onQuery ? [{ emit: 'event' as const, level: 'query' as const }] : [];
   const timeoutMs = config.databaseTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const postgres = isPostgresUrl(config.databaseUrl);
   let prisma: PrismaClient;
   let connection: ConnectionTracking;
-  if (isPostgresUrl(config.databaseUrl)) {
+  if (postgres) {
     const adapter = postgresAdapter(config.databaseUrl, timeoutMs, options.logger);
     connection = adapter;
     prisma = new PostgresPrismaClient({ adapter, log, errorFormat: 'minimal' }) as unknown as PrismaClient;
@@ -55,12 +56,12 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
     connection = adapter;
     prisma = new PrismaClient({ adapter, log, errorFormat: 'minimal' });
   }
-  enableDirectReads(prisma, { provider: isPostgresUrl(config.databaseUrl) ? 'postgres' : 'sqlite', adapter: () => connection.connected, onQuery: options.onQuery });
+  enableDirectReads(prisma, { provider: postgres ? 'postgres' : 'sqlite', adapter: () => connection.connected, onQuery: options.onQuery });
   if (options.onQuery) {
     const onQuery = options.onQuery;
     prisma.$on('query' as never, (event: { query: string; params: string }) => onQuery(event.query, event.params));
   }
-  if (!isPostgresUrl(config.databaseUrl)) {
+  if (!postgres) {
     // WAL lets readers proceed while a delete commits; NORMAL sync is safe with WAL.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
@@ -70,7 +71,7 @@ export async function createPrisma(config: DatabaseConfig, options: CreatePrisma
 
 /** Prisma's PostgreSQL adapter, remembering its current connection pool for direct reads. */
 class TrackedPrismaPg extends PrismaPg implements ConnectionTracking {
-  connected: SqlQueryable | undefined;
+  connected: SqlDriverAdapter | undefined;
 
   override async connect() {
     return tracked(await super.connect(), (current) => (this.connected = current));

@@ -8,7 +8,6 @@ import type { Config } from './config.js';
 import { sqliteFile } from './db.js';
 import { statementCache } from './statement-cache.js';
 import { isAppError, notFound } from './errors.js';
-import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { adapterOf, argumentOf } from './direct-reads.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
@@ -252,9 +251,9 @@ export function postgresLocalDeletes(prisma: PrismaClient): LocalDeleteTransacti
   return {
     async deleteBatchWithRecords(tenantId, items, progress) {
       const connected = await adapterOf(prisma);
-      if (!connected || !('startTransaction' in connected.adapter)) throw new Error('PostgreSQL deletes need a client built by createPrisma');
-      const { onQuery } = connected;
-      const tx = await (connected.adapter as SqlDriverAdapter).startTransaction();
+      if (!connected) throw new Error('PostgreSQL deletes need a client built by createPrisma');
+      const { adapter, onQuery } = connected;
+      const tx = await adapter.startTransaction();
       const statement = (sql: string, values: unknown[]) => {
         let n = 0;
         // The builders write SQLite's `?`; PostgreSQL numbers its placeholders.

@@ -1,4 +1,4 @@
-import { ColumnTypeEnum, type ArgType, type SqlQueryable } from '@prisma/driver-adapter-utils';
+import { ColumnTypeEnum, type ArgType, type SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import type { Prisma, PrismaClient } from './generated/prisma/client.js';
 
 /**
@@ -17,7 +17,7 @@ import type { Prisma, PrismaClient } from './generated/prisma/client.js';
 export interface DirectReadSource {
   provider: 'sqlite' | 'postgres';
   /** The adapter of the client's current connection; undefined before it connects. */
-  adapter(): SqlQueryable | undefined;
+  adapter(): SqlDriverAdapter | undefined;
   onQuery?: (sql: string, params: string) => void;
 }
 
@@ -25,11 +25,11 @@ const sources = new WeakMap<PrismaClient, DirectReadSource>();
 
 /** An adapter factory that remembers the adapter of its current connection (db.ts's two). */
 export interface ConnectionTracking {
-  readonly connected: SqlQueryable | undefined;
+  readonly connected: SqlDriverAdapter | undefined;
 }
 
 /** Hands `adapter` to `remember`, and `undefined` once the client disposes of it. */
-export function tracked<Adapter extends SqlQueryable & { dispose(): Promise<void> }>(adapter: Adapter, remember: (adapter: Adapter | undefined) => void): Adapter {
+export function tracked<Adapter extends SqlDriverAdapter>(adapter: Adapter, remember: (adapter: Adapter | undefined) => void): Adapter {
   remember(adapter);
   const dispose = adapter.dispose.bind(adapter);
   adapter.dispose = async () => {
@@ -51,7 +51,7 @@ export const directProvider = (prisma: PrismaClient): DirectReadSource['provider
  * The adapter `prisma` is connected through (connecting it first when it has not yet sent a
  * statement), and the hook that sees its statements; undefined for a client db.ts did not build.
  */
-export async function adapterOf(prisma: PrismaClient): Promise<{ adapter: SqlQueryable; onQuery?: DirectReadSource['onQuery'] } | undefined> {
+export async function adapterOf(prisma: PrismaClient): Promise<{ adapter: SqlDriverAdapter; onQuery?: DirectReadSource['onQuery'] } | undefined> {
   const source = sources.get(prisma);
   if (!source) return undefined;
   if (!source.adapter()) await prisma.$connect();

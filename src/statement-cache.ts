@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
-import type { SqlQueryable } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { tracked, type ConnectionTracking } from './direct-reads.js';
 
 /** Distinct SQL texts kept compiled per connection; the least recently used goes first. */
@@ -65,7 +65,7 @@ interface BoundStatement {
  * connection's `prepare` is given statements from a cache with the values passed on each run.
  */
 export class ReusingPrismaBetterSQLite3 extends PrismaBetterSQLite3 implements ConnectionTracking {
-  connected: SqlQueryable | undefined;
+  connected: SqlDriverAdapter | undefined;
 
   override async connect() {
     const adapter = tracked(await super.connect(), (current) => (this.connected = current));
